@@ -1,0 +1,508 @@
+import { Channel, closeInternal, receiveOnly, type ReceiveChannel } from "./chan.js";
+import { cancelCtxKey, checkParent, contextName, Ctx, isContext, MISS, type Context, type Key } from "./context.js";
+import { Canceled, DeadlineExceeded, DeadlineExceededError } from "./errors.js";
+import { Alarm } from "./internal/alarm.js";
+import { describe } from "./internal/describe.js";
+import { report } from "./internal/report.js";
+
+/**
+ * CancelFunc ends its context with {@link Canceled}. It does not wait for the work to stop. It is idempotent:
+ * after the first call, later calls do nothing. Call it as soon as the work the context was made for is
+ * done (in a `finally`), so its timer and its place in the parent are released.
+ */
+export type CancelFunc = () => void;
+
+/**
+ * CancelCauseFunc is a {@link CancelFunc} that also records why: `cause(ctx)` returns `cause` afterwards.
+ * Without a cause (`undefined` or `null`, Go's nil), the cause is {@link Canceled}. Only the first call counts.
+ */
+export type CancelCauseFunc = (cause?: unknown) => void;
+
+/** @internal Listener is told, synchronously, that the context it is attached to ended. */
+export interface Listener {
+  ended(err: Error, cause: unknown): void;
+}
+
+/** @internal Source is where a listener is attached; detach is idempotent. */
+export interface Source {
+  detach(listener: Listener): void;
+}
+
+/** @internal SignalLike is the duck type we accept for foreign (other-realm, polyfilled) AbortSignals. */
+export interface SignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+function isSignalLike(value: unknown): value is SignalLike {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return typeof s.aborted === "boolean" && typeof s.addEventListener === "function" && typeof s.removeEventListener === "function";
+}
+
+/** errFor maps an abort reason to the context error: a TimeoutError is a deadline, anything else a cancel. */
+function errFor(reason: unknown): Error {
+  if (reason instanceof DeadlineExceededError) return DeadlineExceeded;
+  const name = typeof reason === "object" && reason !== null ? (reason as { name?: unknown }).name : undefined;
+  return name === "TimeoutError" ? DeadlineExceeded : Canceled;
+}
+
+// Signals are aborted after the whole subtree has been marked ended: abort listeners run user code, and that
+// code must see every descendant's err() already set.
+let batchDepth = 0;
+let pendingAborts: AbortController[] = [];
+let pendingErrors: Error[] = [];
+
+function endBatch(): void {
+  if (--batchDepth !== 0 || pendingAborts.length === 0) return;
+  const controllers = pendingAborts;
+  const errors = pendingErrors;
+  pendingAborts = [];
+  pendingErrors = [];
+  for (let i = 0; i < controllers.length; i++) controllers[i]!.abort(errors[i]);
+}
+
+/**
+ * Hub is the one native 'abort' listener we put on a signal, fanning out to a Set of listeners (many
+ * addEventListener calls on one signal are O(n) each: shared/PITFALLS.md). For a custom Context it reports
+ * that context's err and cause; for a foreign signal, err and cause derive from the signal's reason.
+ */
+class Hub implements Source {
+  readonly #signal: SignalLike;
+  readonly #ctx: Context | undefined;
+  #listeners = new Set<Listener>();
+  readonly #onAbort = (): void => this.#fire();
+
+  constructor(signal: SignalLike, ctx: Context | undefined) {
+    this.#signal = signal;
+    this.#ctx = ctx;
+  }
+
+  add(listener: Listener): this {
+    if (this.#listeners.size === 0) this.#signal.addEventListener("abort", this.#onAbort);
+    this.#listeners.add(listener);
+    return this;
+  }
+
+  detach(listener: Listener): void {
+    if (this.#listeners.delete(listener) && this.#listeners.size === 0) {
+      this.#signal.removeEventListener("abort", this.#onAbort);
+    }
+  }
+
+  #fire(): void {
+    const listeners = this.#listeners;
+    this.#listeners = new Set();
+    this.#signal.removeEventListener("abort", this.#onAbort);
+    const reason = this.#signal.reason;
+    const ctx = this.#ctx;
+    const err = ctx === undefined ? errFor(reason) : (ctx.err() ?? errFor(reason));
+    const why = ctx === undefined ? reason : cause(ctx);
+    batchDepth++;
+    for (const l of listeners) l.ended(err, why ?? err);
+    endBatch();
+  }
+}
+
+const hubs = new WeakMap<object, Hub>();
+
+function hubFor(key: object, signal: SignalLike, ctx: Context | undefined): Hub {
+  let hub = hubs.get(key);
+  if (hub === undefined) hubs.set(key, (hub = new Hub(signal, ctx)));
+  return hub;
+}
+
+const KIND_CANCEL = 0;
+const KIND_DEADLINE = 1;
+const KIND_SIGNAL = 2;
+type Kind = typeof KIND_CANCEL | typeof KIND_DEADLINE | typeof KIND_SIGNAL;
+
+function onDeadline(ctx: CancelCtx): void {
+  ctx.expire();
+}
+
+/** @internal CancelCtx is Go's cancelCtx and timerCtx in one class: a node of the cancel tree. */
+export class CancelCtx extends Ctx implements Listener, Source {
+  readonly parent: Context;
+  readonly #kind: Kind;
+  #err: Error | undefined = undefined;
+  #cause: unknown = undefined;
+  #children: Set<Listener> | undefined = undefined;
+  #done: Channel<never> | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
+  #source: Source | undefined = undefined;
+  #signalSource: Source | undefined = undefined;
+  #alarm: Alarm<CancelCtx> | undefined = undefined;
+  #deadlineCause: unknown = undefined;
+
+  constructor(parent: Context, kind: Kind) {
+    super();
+    this.parent = parent;
+    this.#kind = kind;
+    const err = parent.err();
+    if (err !== undefined) {
+      // Born ended: a child of an ended parent carries the parent's err and cause.
+      this.#err = err;
+      this.#cause = cause(parent);
+    } else {
+      this.#source = CancelCtx.attach(parent, this);
+    }
+  }
+
+  /**
+   * attach makes `listener` hear, synchronously, that `ctx` ended; ctx must be live. It returns where the
+   * listener is attached (detach from it when no longer interested), or undefined when ctx never ends.
+   */
+  static attach(ctx: Context, listener: Listener): Source | undefined {
+    let c: Context | undefined = ctx;
+    while (c instanceof Ctx) {
+      if (c instanceof CancelCtx) {
+        (c.#children ??= new Set()).add(listener);
+        return c;
+      }
+      c = c.endsWith; // a value context ends with its parent; background and withoutCancel never end
+    }
+    if (c === undefined) return undefined;
+    // A context we did not make. If it wraps one of ours (Go's parentCancelCtx), join that one's children.
+    const inner = c.value(cancelCtxKey);
+    if (inner instanceof CancelCtx && inner.#err === undefined && inner.done() === c.done()) {
+      (inner.#children ??= new Set()).add(listener);
+      return inner;
+    }
+    const signal: unknown = c.signal;
+    if (!isSignalLike(signal)) {
+      throw new TypeError(`lifeline: a custom Context must have an AbortSignal as its signal, got ${describe(signal)}`);
+    }
+    if (signal.aborted) {
+      // The context's own err() said live but its signal is aborted: treat the signal as the truth.
+      listener.ended(c.err() ?? errFor(signal.reason), cause(c) ?? signal.reason);
+      return undefined;
+    }
+    return hubFor(c, signal, c).add(listener);
+  }
+
+  /** @internal */
+  get endsWith(): Context | undefined {
+    return this;
+  }
+
+  /** @internal adoptSignal makes this context also end when a foreign signal aborts (withSignal). */
+  adoptSignal(signal: SignalLike): void {
+    if (this.#err !== undefined) return;
+    if (signal.aborted) this.cancel(errFor(signal.reason), signal.reason);
+    else this.#signalSource = hubFor(signal, signal, undefined).add(this);
+  }
+
+  /** @internal setDeadline arms the deadline timer (withDeadline). */
+  setDeadline(deadline: number, deadlineCause: unknown): void {
+    this.#deadlineCause = deadlineCause;
+    const alarm = new Alarm<CancelCtx>(deadline, onDeadline, this, false);
+    this.#alarm = alarm;
+    if (this.#err !== undefined) return;
+    if (deadline <= Date.now()) this.expire();
+    else alarm.start();
+  }
+
+  /** @internal expire ends the context because its deadline passed. */
+  expire(): void {
+    this.cancel(DeadlineExceeded, this.#deadlineCause ?? DeadlineExceeded);
+  }
+
+  detach(listener: Listener): void {
+    this.#children?.delete(listener);
+  }
+
+  ended(err: Error, why: unknown): void {
+    this.cancel(err, why);
+  }
+
+  /**
+   * cancel ends this context and, before it returns, every descendant; then it leaves its parent (and its
+   * foreign signal), so a long-lived parent never accumulates ended children.
+   */
+  cancel(err: Error, why: unknown): void {
+    if (this.#err !== undefined) return;
+    batchDepth++;
+    this.#err = err;
+    this.#cause = why ?? err;
+    if (this.#done !== undefined) closeInternal(this.#done);
+    const children = this.#children;
+    if (children !== undefined) {
+      this.#children = undefined;
+      for (const child of children) child.ended(err, this.#cause);
+    }
+    this.#alarm?.stop();
+    if (this.#source !== undefined) {
+      this.#source.detach(this);
+      this.#source = undefined;
+    }
+    if (this.#signalSource !== undefined) {
+      this.#signalSource.detach(this);
+      this.#signalSource = undefined;
+    }
+    if (this.#controller !== undefined) {
+      pendingAborts.push(this.#controller);
+      pendingErrors.push(err);
+    }
+    endBatch();
+  }
+
+  /** @internal */
+  get causeValue(): unknown {
+    return this.#cause;
+  }
+
+  deadline(): number | undefined {
+    return this.#alarm !== undefined ? this.#alarm.due : this.parent.deadline();
+  }
+
+  done(): ReceiveChannel<never> {
+    if (this.#done === undefined) {
+      this.#done = receiveOnly(new Channel<never>(0));
+      if (this.#err !== undefined) closeInternal(this.#done);
+    }
+    return this.#done;
+  }
+
+  err(): Error | undefined {
+    return this.#err;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#err !== undefined) this.#controller.abort(this.#err);
+    }
+    return this.#controller.signal;
+  }
+
+  /** @internal */
+  own(key: Key<unknown>): unknown {
+    return key === cancelCtxKey ? this : MISS;
+  }
+
+  toString(): string {
+    const name = contextName(this.parent);
+    switch (this.#kind) {
+      case KIND_DEADLINE: {
+        const due = this.#alarm!.due;
+        const at = Number.isFinite(due) ? new Date(due).toISOString() : String(due);
+        return `${name}.WithDeadline(${at} [${formatMs(due - Date.now())}])`;
+      }
+      case KIND_SIGNAL:
+        return `${name}.WithSignal`;
+      default:
+        return `${name}.WithCancel`;
+    }
+  }
+}
+
+function formatMs(ms: number): string {
+  const abs = Math.abs(ms);
+  if (abs < 1000) return `${Math.round(ms)}ms`;
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+let never: Channel<never> | undefined;
+let neverSignal: AbortSignal | undefined;
+
+/** EmptyCtx is a context that never ends: background, todo and withoutCancel. */
+class EmptyCtx extends Ctx {
+  readonly parent: Context | undefined;
+  readonly #name: string;
+  constructor(parent: Context | undefined, name: string) {
+    super();
+    this.parent = parent;
+    this.#name = name;
+  }
+  /** @internal */
+  get endsWith(): Context | undefined {
+    return undefined;
+  }
+  deadline(): number | undefined {
+    return undefined;
+  }
+  done(): ReceiveChannel<never> {
+    return (never ??= receiveOnly(new Channel<never>(0)));
+  }
+  err(): Error | undefined {
+    return undefined;
+  }
+  get signal(): AbortSignal {
+    return (neverSignal ??= new AbortController().signal);
+  }
+  /** @internal */
+  own(key: Key<unknown>): unknown {
+    // withoutCancel hides the parent's cancel tree from cause() and from children, but keeps its values.
+    return key === cancelCtxKey ? undefined : MISS;
+  }
+  toString(): string {
+    return this.parent === undefined ? this.#name : `${contextName(this.parent)}${this.#name}`;
+  }
+}
+
+const backgroundCtx = new EmptyCtx(undefined, "context.Background");
+const todoCtx = new EmptyCtx(undefined, "context.TODO");
+
+/**
+ * background returns the root context: never ends, has no deadline and no values. Use it at the top of
+ * `main`, in initialisation and in tests, and derive everything else from it. Always the same object.
+ */
+export function background(): Context {
+  return backgroundCtx;
+}
+
+/**
+ * todo returns a root context like {@link background}, marking a place where the right context is not yet
+ * plumbed through. Always the same object; prints as `context.TODO`.
+ */
+export function todo(): Context {
+  return todoCtx;
+}
+
+/**
+ * withoutCancel returns a context that keeps `parent`'s values but never ends: no deadline, `err()` always
+ * undefined, `cause()` undefined. Use it for work that must outlive the request that started it (an audit
+ * write after the response). The caller owns stopping that work some other way.
+ */
+export function withoutCancel(parent: Context): Context {
+  checkParent("withoutCancel", parent);
+  return new EmptyCtx(parent, ".WithoutCancel");
+}
+
+/** @internal newCancelCtx is the one constructor behind every `with*` that returns a cancel function. */
+export function newCancelCtx(parent: Context, kind: Kind): CancelCtx {
+  return new CancelCtx(parent, kind);
+}
+export { KIND_CANCEL, KIND_DEADLINE, KIND_SIGNAL };
+
+/**
+ * withCancel returns a child of `parent` and a function that ends it with {@link Canceled}.
+ *
+ * The child ends when `cancel` is called or when the parent ends, whichever happens first; ending is
+ * synchronous: when `cancel()` returns, the child and all its descendants report `err()`, their `done()`
+ * channels are closed and their signals aborted. Ending the child never affects the parent. An ended child
+ * leaves its parent at once, so a long-lived parent does not grow.
+ *
+ * The caller owns `cancel`: call it as soon as the work is done (`try { … } finally { cancel() }`), even if
+ * the context has ended another way. Cancelling does not wait for the work to stop; cooperating code sees
+ * `ctx.err()`, `ctx.done()` or `ctx.signal`.
+ *
+ * @throws TypeError if `parent` is not a Context.
+ */
+export function withCancel(parent: Context): [ctx: Context, cancel: CancelFunc] {
+  checkParent("withCancel", parent);
+  const ctx = new CancelCtx(parent, KIND_CANCEL);
+  return [ctx, () => ctx.cancel(Canceled, Canceled)];
+}
+
+/**
+ * withCancelCause is {@link withCancel} whose cancel function records why: afterwards `ctx.err()` is
+ * {@link Canceled} and `cause(ctx)` (and the cause of every descendant) is the value given.
+ *
+ * @throws TypeError if `parent` is not a Context.
+ */
+export function withCancelCause(parent: Context): [ctx: Context, cancel: CancelCauseFunc] {
+  checkParent("withCancelCause", parent);
+  const ctx = new CancelCtx(parent, KIND_CANCEL);
+  return [ctx, (why?: unknown) => ctx.cancel(Canceled, why ?? Canceled)];
+}
+
+/**
+ * withSignal returns a child of `parent` that also ends when `signal` aborts: with {@link DeadlineExceeded}
+ * if the signal's reason is a `TimeoutError` (as from `AbortSignal.timeout`), else {@link Canceled}; the
+ * cause is the signal's reason. An already-aborted signal ends the child before withSignal returns.
+ * Signals from other realms and polyfills are accepted (anything with `aborted`, `reason`,
+ * `addEventListener` and `removeEventListener`). `cancel` removes our listener from the signal; one native
+ * listener serves every context adopting the same signal.
+ *
+ * @throws TypeError if `parent` is not a Context or `signal` is not AbortSignal-like.
+ */
+export function withSignal(parent: Context, signal: AbortSignal): [ctx: Context, cancel: CancelFunc] {
+  checkParent("withSignal", parent);
+  if (!isSignalLike(signal)) throw new TypeError(`withSignal: signal must be an AbortSignal, got ${describe(signal)}`);
+  const ctx = new CancelCtx(parent, KIND_SIGNAL);
+  ctx.adoptSignal(signal);
+  return [ctx, () => ctx.cancel(Canceled, Canceled)];
+}
+
+/**
+ * cause returns why `ctx` ended: undefined while it is live; else the first cause given to a
+ * {@link CancelCauseFunc} or a `with*Cause` deadline on it or an ancestor; else `ctx.err()`
+ * ({@link Canceled} or {@link DeadlineExceeded}). As Go's `context.Cause`.
+ *
+ * @throws TypeError if `ctx` is not a Context.
+ */
+export function cause(ctx: Context): unknown {
+  if (!isContext(ctx)) throw new TypeError(`cause: ctx must be a Context, got ${describe(ctx)}`);
+  const cc = ctx.value(cancelCtxKey);
+  if (cc instanceof CancelCtx) {
+    const why = cc.causeValue;
+    if (why !== undefined) return why;
+  }
+  return ctx.err();
+}
+
+const ARMED = 0;
+const FIRED = 1;
+const STOPPED = 2;
+
+class AfterFunc implements Listener {
+  readonly #f: () => unknown;
+  #state = ARMED;
+  #source: Source | undefined = undefined;
+
+  constructor(f: () => unknown) {
+    this.#f = f;
+  }
+
+  arm(ctx: Context): void {
+    if (ctx.err() !== undefined) this.ended();
+    else this.#source = CancelCtx.attach(ctx, this);
+  }
+
+  ended(): void {
+    if (this.#state !== ARMED) return;
+    this.#state = FIRED;
+    this.#source = undefined;
+    queueMicrotask(() => this.#run());
+  }
+
+  #run(): void {
+    try {
+      const result = this.#f();
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === "function") {
+        (result as PromiseLike<unknown>).then(undefined, report);
+      }
+    } catch (error) {
+      report(error);
+    }
+  }
+
+  stop(): boolean {
+    if (this.#state !== ARMED) return false;
+    this.#state = STOPPED;
+    this.#source?.detach(this);
+    this.#source = undefined;
+    return true;
+  }
+}
+
+/**
+ * afterFunc arranges for `f` to run once, asynchronously (in a microtask), after `ctx` ends; at once if it
+ * already has. It returns `stop`, which unregisters `f` and returns true if that prevented `f` from
+ * running, false if `f` has already been started or stopped. `stop` does not wait for a running `f`.
+ * An error thrown by `f` (or a rejection of the promise it returns) is reported as an unhandled rejection,
+ * never dropped.
+ *
+ * @throws TypeError if `ctx` is not a Context or `f` is not a function.
+ */
+export function afterFunc(ctx: Context, f: () => unknown): () => boolean {
+  if (!isContext(ctx)) throw new TypeError(`afterFunc: ctx must be a Context, got ${describe(ctx)}`);
+  if (typeof f !== "function") throw new TypeError(`afterFunc: f must be a function, got ${describe(f)}`);
+  const a = new AfterFunc(f);
+  a.arm(ctx);
+  return () => a.stop();
+}

@@ -1,0 +1,393 @@
+import { background, CancelCtx, type Listener, type Source } from "./cancel.js";
+import { isContext, type Context } from "./context.js";
+import { ChannelClosedError } from "./errors.js";
+import { Alarm } from "./internal/alarm.js";
+import { describe } from "./internal/describe.js";
+
+/**
+ * RecvResult is what a receive gives: `[value, true]` for a value that was sent, `[undefined, false]` once
+ * the channel is closed and drained (Go's `v, ok := <-ch`).
+ */
+export type RecvResult<T> = [value: T, ok: true] | [value: undefined, ok: false];
+
+/** ReceiveChannel is the receive side of a {@link Channel} (Go's `<-chan T`), for function signatures. */
+export interface ReceiveChannel<T> {
+  /**
+   * recv waits for a value. It resolves to `[value, true]`, or `[undefined, false]` once the channel is
+   * closed and drained. If `ctx` has ended, or ends first, it rejects with `ctx.err()` and no value is
+   * consumed. Waiting receivers are served first come, first served.
+   */
+  recv(ctx: Context): Promise<RecvResult<T>>;
+  /** tryRecv receives without waiting: a {@link RecvResult}, or undefined when nothing is ready. */
+  tryRecv(): RecvResult<T> | undefined;
+  /** length is the number of values buffered now. */
+  readonly length: number;
+  /** capacity is the buffer size given at creation; 0 for an unbuffered (rendezvous) channel. */
+  readonly capacity: number;
+  /** Iterates over received values until the channel is closed and drained (`for v := range ch`). */
+  [Symbol.asyncIterator](): AsyncIterator<T, undefined, undefined>;
+}
+
+/** SendChannel is the send side of a {@link Channel} (Go's `chan<- T`), for function signatures. */
+export interface SendChannel<T> {
+  /**
+   * send waits until the value is taken by a receiver (unbuffered) or fits in the buffer. If `ctx` has
+   * ended, or ends first, it rejects with `ctx.err()` and the value is not sent. It rejects with
+   * {@link ChannelClosedError} on a closed channel. Waiting senders are served first come, first served.
+   */
+  send(ctx: Context, value: T): Promise<void>;
+  /**
+   * trySend sends without waiting: true if a receiver took the value or the buffer had room, false if it
+   * would have to wait. @throws ChannelClosedError on a closed channel.
+   */
+  trySend(value: T): boolean;
+  /**
+   * close marks the channel closed: waiting receivers get `[undefined, false]` once the buffer is drained,
+   * waiting senders reject with {@link ChannelClosedError}. Only the sender should close.
+   * @throws ChannelClosedError if the channel is already closed.
+   */
+  close(): void;
+  readonly length: number;
+  readonly capacity: number;
+}
+
+/** @internal Waiter is one parked receive or send of an {@link Op}, linked into one channel's queue. */
+export class Waiter {
+  prev: Waiter | null = null;
+  next: Waiter | null = null;
+  queue: WaitQueue | null = null;
+  constructor(
+    readonly ch: Channel<unknown>,
+    readonly op: Op,
+    readonly index: number,
+    readonly sending: boolean,
+    readonly value: unknown,
+  ) {}
+}
+
+/** @internal WaitQueue is a FIFO of waiters with O(1) removal from the middle (a cancelled waiter). */
+export class WaitQueue {
+  head: Waiter | null = null;
+  tail: Waiter | null = null;
+
+  push(w: Waiter): void {
+    w.queue = this;
+    w.prev = this.tail;
+    if (this.tail === null) this.head = w;
+    else this.tail.next = w;
+    this.tail = w;
+  }
+
+  remove(w: Waiter): void {
+    if (w.queue !== this) return;
+    if (w.prev === null) this.head = w.next;
+    else w.prev.next = w.next;
+    if (w.next === null) this.tail = w.prev;
+    else w.next.prev = w.prev;
+    w.prev = w.next = null;
+    w.queue = null;
+  }
+
+  shift(): Waiter | null {
+    const w = this.head;
+    if (w !== null) this.remove(w);
+    return w;
+  }
+}
+
+const OP_RECV = 0;
+const OP_SEND = 1;
+const OP_SELECT = 2;
+
+/** @internal SelectResultValue is the runtime shape of a select result. */
+export interface Fired {
+  index: number;
+  value: unknown;
+  ok: boolean;
+}
+
+/**
+ * @internal Op is one blocked operation (recv, send or select): it owns its waiters and its ctx listener,
+ * and settles exactly once. Whatever settles it first removes every other trace of it, synchronously.
+ */
+export class Op implements Listener {
+  readonly promise: Promise<unknown>;
+  resolve!: (value: unknown) => void;
+  reject!: (error: unknown) => void;
+  waiters: Waiter | Waiter[] | null = null;
+  source: Source | undefined = undefined;
+  constructor(readonly kind: number) {
+    this.promise = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  /** fire settles the op with the channel operation of waiter `w`, already taken off its queue. */
+  fire(w: Waiter, value: unknown, ok: boolean): void {
+    this.#finish();
+    switch (this.kind) {
+      case OP_RECV:
+        this.resolve(ok ? [value, true] : [undefined, false]);
+        break;
+      case OP_SEND:
+        this.resolve(undefined);
+        break;
+      default:
+        this.resolve({ index: w.index, value: w.sending ? undefined : value, ok: w.sending ? true : ok } satisfies Fired);
+    }
+  }
+
+  /** fail rejects the op (a send case whose channel was closed). */
+  fail(error: unknown): void {
+    this.#finish();
+    this.reject(error);
+  }
+
+  ended(err: Error): void {
+    this.#finish();
+    this.reject(err);
+  }
+
+  #finish(): void {
+    const ws = this.waiters;
+    this.waiters = null;
+    if (ws instanceof Waiter) ws.ch.unpark(ws);
+    else if (ws !== null) for (const w of ws) w.ch.unpark(w);
+    if (this.source !== undefined) {
+      this.source.detach(this);
+      this.source = undefined;
+    }
+  }
+}
+
+function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
+  if (!isContext(ctx)) throw new TypeError(`${fn}: ctx must be a Context, got ${describe(ctx)}`);
+}
+
+/** @internal deliverDue is the lazy timer of {@link after}: it sends the time when the channel is due. */
+function deliverDue(ch: Channel<unknown>): void {
+  ch.deliverDue();
+}
+
+/**
+ * Channel is Go's `chan T`: a typed conduit between async tasks, unbuffered (a send waits for a receiver)
+ * or buffered (a send waits only when the buffer is full). Waiting senders and receivers are served in
+ * arrival order. Every blocking operation takes a Context and gives up, leaving no trace, when it ends.
+ * Use the {@link ReceiveChannel} and {@link SendChannel} views in signatures to say who may do what.
+ *
+ * @example
+ * const jobs = new Channel<string>(10);
+ * await jobs.send(ctx, "job-1");
+ * const [job, ok] = await jobs.recv(ctx);
+ */
+export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
+  readonly #capacity: number;
+  #buffer: T[] = [];
+  #head = 0;
+  #closed = false;
+  readonly #recvq = new WaitQueue();
+  readonly #sendq = new WaitQueue();
+  #readOnly = false;
+  #due: Alarm<Channel<unknown>> | undefined = undefined;
+
+  /**
+   * Makes a channel with room for `capacity` buffered values (default 0: unbuffered).
+   * @throws TypeError if `capacity` is not a non-negative integer.
+   */
+  constructor(capacity = 0) {
+    if (!Number.isSafeInteger(capacity) || capacity < 0) {
+      throw new TypeError(`Channel: capacity must be a non-negative integer, got ${describe(capacity)}`);
+    }
+    this.#capacity = capacity;
+  }
+
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  get length(): number {
+    this.#poll();
+    return this.#buffer.length - this.#head;
+  }
+
+  /** closed reports whether {@link close} has been called (values may still be buffered). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  recv(ctx: Context): Promise<RecvResult<T>> {
+    checkCtx("Channel.recv", ctx);
+    const err = ctx.err();
+    if (err !== undefined) return Promise.reject(err);
+    if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
+    const op = new Op(OP_RECV);
+    const w = new Waiter(this as Channel<unknown>, op, 0, false, undefined);
+    op.waiters = w;
+    this.park(w);
+    op.source = CancelCtx.attach(ctx, op);
+    return op.promise as Promise<RecvResult<T>>;
+  }
+
+  tryRecv(): RecvResult<T> | undefined {
+    return this.canRecv() ? (this.take() as RecvResult<T>) : undefined;
+  }
+
+  send(ctx: Context, value: T): Promise<void> {
+    checkCtx("Channel.send", ctx);
+    this.#checkWritable("send");
+    const err = ctx.err();
+    if (err !== undefined) return Promise.reject(err);
+    if (this.#closed) return Promise.reject(new ChannelClosedError("send on closed channel"));
+    if (this.canSend()) {
+      this.put(value);
+      return Promise.resolve();
+    }
+    const op = new Op(OP_SEND);
+    const w = new Waiter(this as Channel<unknown>, op, 0, true, value);
+    op.waiters = w;
+    this.park(w);
+    op.source = CancelCtx.attach(ctx, op);
+    return op.promise as Promise<void>;
+  }
+
+  trySend(value: T): boolean {
+    this.#checkWritable("trySend");
+    if (!this.canSend()) return false;
+    this.put(value);
+    return true;
+  }
+
+  close(): void {
+    this.#checkWritable("close");
+    this.closeNow();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined> {
+    const ctx = background();
+    for (;;) {
+      const [value, ok] = await this.recv(ctx);
+      if (!ok) return undefined;
+      yield value;
+    }
+  }
+
+  #checkWritable(what: string): void {
+    if (this.#readOnly) throw new TypeError(`Channel.${what}: this channel is receive-only (a context's done channel or a timer)`);
+  }
+
+  /** @internal closeNow closes without the receive-only check. */
+  closeNow(): void {
+    if (this.#closed) throw new ChannelClosedError("close of closed channel");
+    this.#closed = true;
+    this.#due?.stop();
+    this.#due = undefined;
+    // Receivers are waiting only if the buffer is empty: they all get [undefined, false].
+    for (let w = this.#recvq.shift(); w !== null; w = this.#recvq.shift()) w.op.fire(w, undefined, false);
+    for (let w = this.#sendq.shift(); w !== null; w = this.#sendq.shift()) w.op.fail(new ChannelClosedError("send on closed channel"));
+  }
+
+  /** @internal makeReadOnly forbids send and close from outside (done channels, timer channels). */
+  makeReadOnly(): void {
+    this.#readOnly = true;
+  }
+
+  /** @internal canRecv: a receive would complete now (a value, a waiting sender, or closed). */
+  canRecv(): boolean {
+    this.#poll();
+    return this.#head < this.#buffer.length || this.#sendq.head !== null || this.#closed;
+  }
+
+  /** @internal canSend: a send would complete now (or throw, when closed). */
+  canSend(): boolean {
+    return this.#closed || this.#recvq.head !== null || this.#buffer.length - this.#head < this.#capacity;
+  }
+
+  /** @internal take performs a receive that canRecv() said is ready. */
+  take(): RecvResult<T> {
+    if (this.#head < this.#buffer.length) {
+      const value = this.#shiftBuffer();
+      const s = this.#sendq.shift();
+      if (s !== null) {
+        // A buffered channel had a waiting sender: its value takes the freed slot.
+        this.#buffer.push(s.value as T);
+        s.op.fire(s, undefined, true);
+      }
+      return [value, true];
+    }
+    const s = this.#sendq.shift();
+    if (s !== null) {
+      s.op.fire(s, undefined, true);
+      return [s.value as T, true];
+    }
+    return [undefined, false];
+  }
+
+  /** @internal put performs a send that canSend() said is ready. */
+  put(value: T): void {
+    if (this.#closed) throw new ChannelClosedError("send on closed channel");
+    const r = this.#recvq.shift();
+    if (r !== null) r.op.fire(r, value, true);
+    else this.#buffer.push(value);
+  }
+
+  #shiftBuffer(): T {
+    const buffer = this.#buffer;
+    const value = buffer[this.#head] as T;
+    buffer[this.#head] = undefined as T; // drop the reference now
+    this.#head++;
+    if (this.#head === buffer.length) {
+      buffer.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= buffer.length) {
+      buffer.splice(0, this.#head);
+      this.#head = 0;
+    }
+    return value;
+  }
+
+  /** @internal park queues a waiter of a blocked op. */
+  park(w: Waiter): void {
+    if (w.sending) this.#sendq.push(w);
+    else {
+      this.#recvq.push(w);
+      this.#due?.start();
+    }
+  }
+
+  /** @internal unpark removes a waiter whose op settled some other way. */
+  unpark(w: Waiter): void {
+    if (w.queue === null) return;
+    w.queue.remove(w);
+    if (this.#due !== undefined && this.#recvq.head === null) this.#due.stop();
+  }
+
+  /** @internal setDue makes this a timer channel: the time is sent at `due`, armed only while someone waits. */
+  setDue(due: number): void {
+    this.#due = new Alarm(due, deliverDue, this as Channel<unknown>, true);
+  }
+
+  /** @internal */
+  deliverDue(): void {
+    this.#due?.stop();
+    this.#due = undefined;
+    this.put(new Date() as T);
+  }
+
+  #poll(): void {
+    if (this.#due !== undefined && Date.now() >= this.#due.due) this.deliverDue();
+  }
+}
+
+/** @internal closeInternal closes a receive-only channel from inside the package. */
+export function closeInternal(ch: Channel<never>): void {
+  ch.closeNow();
+}
+
+/** @internal receiveOnly marks a channel as one only this package sends on or closes. */
+export function receiveOnly<T>(ch: Channel<T>): Channel<T> {
+  ch.makeReadOnly();
+  return ch;
+}
+
+export { OP_SELECT };

@@ -1,0 +1,197 @@
+import type { ReceiveChannel } from "./chan.js";
+import { describe } from "./internal/describe.js";
+
+/**
+ * Context carries a cancellation signal, a deadline and request-scoped values across API boundaries,
+ * as Go's `context.Context` does. Pass it as the first parameter, named `ctx`, to every call that may
+ * block or take long; never store it in a long-lived object.
+ *
+ * A context is immutable: derive children with {@link withCancel}, {@link withTimeout},
+ * {@link withDeadline}, {@link withSignal} and {@link withValue}. When a context ends, every context derived
+ * from it ends too, synchronously, before the call that ended it returns.
+ *
+ * You may implement Context yourself; such a context works as a parent for every `with*` function as long
+ * as `signal` aborts when it ends, with `signal.reason === err()`.
+ */
+export interface Context {
+  /**
+   * deadline returns the time (epoch milliseconds, as `Date.now()`) at which this context ends by itself,
+   * or undefined when it has no deadline.
+   */
+  deadline(): number | undefined;
+  /**
+   * done returns a channel that is closed when this context ends. Every call returns the same channel.
+   * For a context that never ends, it is a channel that is never closed. Use it as a `select` case:
+   * `recv(ctx.done())`.
+   */
+  done(): ReceiveChannel<never>;
+  /**
+   * err returns undefined while the context is live; once it has ended, exactly {@link Canceled} or
+   * {@link DeadlineExceeded}, the same on every later call. Why it ended is in {@link cause}.
+   */
+  err(): Error | undefined;
+  /** value returns the value stored under `key` by the nearest {@link withValue}, or undefined. */
+  value<T>(key: Key<T>): T | undefined;
+  /**
+   * signal is an AbortSignal that aborts when this context ends, with `signal.reason === ctx.err()`.
+   * Hand it to APIs that take a signal (`fetch`, streams, `timers/promises`). It is created on first read,
+   * then the same object on every read.
+   */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Key identifies a value stored in a context. Make keys with {@link createKey}; two keys made with the same
+ * name are different keys, so packages cannot collide (Go's unexported key types).
+ */
+export class Key<T> {
+  readonly #name: string;
+  /** @internal */
+  declare readonly __type?: T;
+  /** @internal */
+  constructor(name: string) {
+    this.#name = name;
+  }
+  /** name is the label given to {@link createKey}; it is for printing only, never for lookup. */
+  get name(): string {
+    return this.#name;
+  }
+  toString(): string {
+    return this.#name;
+  }
+  /** @internal */
+  static is(value: unknown): value is Key<unknown> {
+    return typeof value === "object" && value !== null && #name in value;
+  }
+}
+
+/**
+ * createKey returns a new, unique key for {@link withValue} and `ctx.value`. `name` is used only when the
+ * context is printed. Keys are compared by identity: export the key (or accessor functions) from the
+ * module that owns the value.
+ */
+export function createKey<T>(name: string): Key<T> {
+  if (typeof name !== "string") throw new TypeError(`createKey: name must be a string, got ${describe(name)}`);
+  return new Key<T>(name);
+}
+
+/** @internal MISS is what Ctx.own returns to continue a value lookup at the parent. */
+export const MISS: unique symbol = Symbol("lifeline.miss");
+
+/** @internal Ctx is the base of every context this package makes. */
+export abstract class Ctx implements Context {
+  abstract deadline(): number | undefined;
+  abstract done(): ReceiveChannel<never>;
+  abstract err(): Error | undefined;
+  abstract get signal(): AbortSignal;
+  abstract toString(): string;
+  /** @internal The parent, or undefined for a root. */
+  abstract readonly parent: Context | undefined;
+  /** @internal The context whose end is this one's end (itself for a cancel node), or undefined if it never ends. */
+  abstract get endsWith(): Context | undefined;
+  /** @internal own returns this node's value for `key`, or MISS to ask the parent. */
+  abstract own(key: Key<unknown>): unknown;
+
+  value<T>(key: Key<T>): T | undefined {
+    // A loop, not recursion: value chains can be long.
+    let c: Context | undefined = this; // eslint-disable-line @typescript-eslint/no-this-alias
+    while (c instanceof Ctx) {
+      const v = c.own(key);
+      if (v !== MISS) return v as T | undefined;
+      c = c.parent;
+    }
+    return c === undefined ? undefined : c.value(key);
+  }
+}
+
+/** @internal isContext reports whether `value` can be used as a Context. */
+export function isContext(value: unknown): value is Context {
+  if (value instanceof Ctx) return true;
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.deadline === "function" &&
+    typeof c.done === "function" &&
+    typeof c.err === "function" &&
+    typeof c.value === "function" &&
+    "signal" in c
+  );
+}
+
+/** @internal checkParent throws the TypeError every `with*` function gives for a parent that is not a Context. */
+export function checkParent(fn: string, parent: unknown): asserts parent is Context {
+  if (!isContext(parent)) throw new TypeError(`${fn}: parent must be a Context, got ${describe(parent)}`);
+}
+
+/** @internal contextName prints a context for String(ctx) chains, as Go's contextName does. */
+export function contextName(ctx: Context): string {
+  if (ctx instanceof Ctx) return ctx.toString();
+  const own = (ctx as { toString?: unknown }).toString;
+  if (typeof own === "function" && own !== Object.prototype.toString) return String(ctx);
+  return (ctx as { constructor?: { name?: string } }).constructor?.name || "Context";
+}
+
+/** @internal stringify prints a key or value as Go's context stringify does: strings as is, else a type name. */
+function stringify(v: unknown): string {
+  if (v === undefined || v === null) return "<nil>";
+  if (typeof v === "string") return v;
+  if (typeof v === "object" || typeof v === "function") {
+    const own = (v as { toString?: unknown }).toString;
+    if (typeof own === "function" && own !== Object.prototype.toString && own !== Function.prototype.toString) {
+      return String(v);
+    }
+    return (v as { constructor?: { name?: string } }).constructor?.name || "Object";
+  }
+  return typeof v;
+}
+
+/** @internal cancelCtxKey is Go's &cancelCtxKey: value(cancelCtxKey) finds the nearest cancellable ancestor. */
+export const cancelCtxKey: Key<unknown> = new Key("lifeline.cancelCtx");
+
+class ValueCtx extends Ctx {
+  readonly parent: Context;
+  readonly #key: Key<unknown>;
+  readonly #val: unknown;
+  constructor(parent: Context, key: Key<unknown>, val: unknown) {
+    super();
+    this.parent = parent;
+    this.#key = key;
+    this.#val = val;
+  }
+  deadline(): number | undefined {
+    return this.parent.deadline();
+  }
+  done(): ReceiveChannel<never> {
+    return this.parent.done();
+  }
+  err(): Error | undefined {
+    return this.parent.err();
+  }
+  get signal(): AbortSignal {
+    return this.parent.signal;
+  }
+  /** @internal */
+  get endsWith(): Context | undefined {
+    return this.parent;
+  }
+  /** @internal */
+  own(key: Key<unknown>): unknown {
+    return key === this.#key ? this.#val : MISS;
+  }
+  toString(): string {
+    return `${contextName(this.parent)}.WithValue(${stringify(this.#key)}, ${stringify(this.#val)})`;
+  }
+}
+
+/**
+ * withValue returns a child of `parent` whose `value(key)` is `val`; every other lookup goes to the parent.
+ * The child ends exactly when the parent does. Use values for request-scoped data that crosses API
+ * boundaries (a trace ID, the authenticated user), not for optional parameters.
+ *
+ * @throws TypeError if `parent` is not a Context or `key` was not made by {@link createKey}.
+ */
+export function withValue<T>(parent: Context, key: Key<T>, val: T): Context {
+  checkParent("withValue", parent);
+  if (!Key.is(key)) throw new TypeError(`withValue: key must be made by createKey, got ${describe(key)}`);
+  return new ValueCtx(parent, key, val);
+}

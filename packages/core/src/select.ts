@@ -1,0 +1,140 @@
+import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
+import { describe } from "./internal/describe.js";
+
+/** RecvCase is a receive case of {@link select}, made by {@link recv}. */
+export interface RecvCase<T> {
+  readonly op: "recv";
+  readonly channel: ReceiveChannel<T>;
+}
+
+/** SendCase is a send case of {@link select}, made by {@link send}. */
+export interface SendCase<T> {
+  readonly op: "send";
+  readonly channel: SendChannel<T>;
+  readonly value: T;
+}
+
+/** SelectCase is one case of a {@link select}. */
+export type SelectCase = RecvCase<any> | SendCase<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+type CaseResult<C, I extends number> =
+  C extends RecvCase<infer T>
+    ? { index: I; value: T; ok: true } | { index: I; value: undefined; ok: false }
+    : { index: I; value: undefined; ok: true };
+
+/**
+ * SelectResult tells which case of a {@link select} fired: `index` is the case's position, and for a
+ * receive `value`/`ok` are what it received (`ok` false: the channel was closed). Switch on `index` and
+ * TypeScript narrows `value` to that case's type.
+ */
+export type SelectResult<C extends readonly SelectCase[]> = {
+  [I in keyof C]: I extends `${infer N extends number}` ? CaseResult<C[I], N> : never;
+}[number];
+
+/**
+ * recv returns a receive case for {@link select}: `case v, ok := <-ch`. It does nothing by itself.
+ * @throws TypeError if `channel` is not a Channel.
+ */
+export function recv<T>(channel: ReceiveChannel<T>): RecvCase<T> {
+  if (!(channel instanceof Channel)) throw new TypeError(`recv: channel must be a Channel, got ${describe(channel)}`);
+  return { op: "recv", channel };
+}
+
+/**
+ * send returns a send case for {@link select}: `case ch <- value`. It does nothing by itself.
+ * @throws TypeError if `channel` is not a Channel.
+ */
+export function send<T>(channel: SendChannel<T>, value: T): SendCase<T> {
+  if (!(channel instanceof Channel)) throw new TypeError(`send: channel must be a Channel, got ${describe(channel)}`);
+  return { op: "send", channel, value };
+}
+
+function checkCases(fn: string, cases: unknown): asserts cases is readonly SelectCase[] {
+  if (!Array.isArray(cases) || cases.length === 0) {
+    throw new TypeError(`${fn}: cases must be a non-empty array of recv()/send() cases, got ${describe(cases)}`);
+  }
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i] as { op?: unknown; channel?: unknown } | undefined;
+    if (typeof c !== "object" || c === null || !(c.channel instanceof Channel) || (c.op !== "recv" && c.op !== "send")) {
+      throw new TypeError(`${fn}: case ${i} must be made by recv() or send(), got ${describe(c)}`);
+    }
+  }
+}
+
+/** ready picks uniformly at random among the cases that can proceed now, or returns -1. */
+function ready(cases: readonly SelectCase[]): number {
+  let chosen = -1;
+  let n = 0;
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[i]!;
+    const ch = c.channel as Channel<unknown>;
+    if (c.op === "recv" ? ch.canRecv() : ch.canSend()) {
+      n++;
+      if (n === 1 || Math.random() * n < 1) chosen = i; // reservoir sampling: each ready case with p = 1/n
+    }
+  }
+  return chosen;
+}
+
+function commit(cases: readonly SelectCase[], i: number): Fired {
+  const c = cases[i]!;
+  const ch = c.channel as Channel<unknown>;
+  if (c.op === "send") {
+    ch.put(c.value);
+    return { index: i, value: undefined, ok: true };
+  }
+  const [value, ok] = ch.take();
+  return { index: i, value, ok };
+}
+
+/**
+ * select waits until one of `cases` can proceed, performs exactly that one and resolves to which it was
+ * (Go's `select`). Cases are {@link recv} and {@link send} over any channels, including `ctx.done()` and
+ * timer channels ({@link after}, {@link ticker}). When several are ready, one is chosen uniformly at random.
+ * The cases that were not chosen leave no trace: no value is consumed or sent, no waiter stays behind.
+ *
+ * select takes no Context: add `recv(ctx.done())` as a case to stop waiting when a context ends.
+ * A send case on a closed channel rejects with ChannelClosedError (Go panics).
+ *
+ * @example
+ * const r = await select([recv(ctx.done()), recv(jobs)]);
+ * if (r.index === 0) return;           // cancelled
+ * if (!r.ok) return;                   // jobs closed
+ * handle(r.value);                     // r.value is a Job
+ *
+ * @throws TypeError if `cases` is empty or holds something not made by recv()/send().
+ */
+export function select<const C extends readonly SelectCase[]>(cases: C): Promise<SelectResult<C>> {
+  checkCases("select", cases);
+  const i = ready(cases);
+  if (i >= 0) {
+    try {
+      return Promise.resolve(commit(cases, i) as SelectResult<C>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  const op = new Op(OP_SELECT);
+  const waiters: Waiter[] = [];
+  for (let k = 0; k < cases.length; k++) {
+    const c = cases[k]!;
+    const ch = c.channel as Channel<unknown>;
+    const w = new Waiter(ch, op, k, c.op === "send", c.op === "send" ? c.value : undefined);
+    waiters.push(w);
+    ch.park(w);
+  }
+  op.waiters = waiters;
+  return op.promise as Promise<SelectResult<C>>;
+}
+
+/**
+ * trySelect is `select` with a `default` case: if a case can proceed now it is performed (uniformly at
+ * random among the ready ones) and its result returned; otherwise it returns undefined, having done nothing.
+ *
+ * @throws TypeError as {@link select}; ChannelClosedError if the chosen case sends on a closed channel.
+ */
+export function trySelect<const C extends readonly SelectCase[]>(cases: C): SelectResult<C> | undefined {
+  checkCases("trySelect", cases);
+  const i = ready(cases);
+  return i >= 0 ? (commit(cases, i) as SelectResult<C>) : undefined;
+}

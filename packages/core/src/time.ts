@@ -1,0 +1,117 @@
+import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
+import { isContext, type Context } from "./context.js";
+import { Alarm } from "./internal/alarm.js";
+import { describe } from "./internal/describe.js";
+
+function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
+  if (!isContext(ctx)) throw new TypeError(`${fn}: ctx must be a Context, got ${describe(ctx)}`);
+}
+
+function checkMs(fn: string, ms: unknown): asserts ms is number {
+  if (typeof ms !== "number" || Number.isNaN(ms)) {
+    throw new TypeError(`${fn}: ms must be a number of milliseconds, got ${describe(ms)}`);
+  }
+}
+
+function wake(s: Sleep): void {
+  s.wake();
+}
+
+class Sleep implements Listener {
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+  readonly #alarm: Alarm<Sleep> | undefined;
+  #source: Source | undefined;
+
+  constructor(ctx: Context, ms: number) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(Date.now() + ms, wake, this, true);
+    this.#alarm?.start();
+    this.#source = CancelCtx.attach(ctx, this);
+  }
+
+  wake(): void {
+    this.#source?.detach(this);
+    this.#source = undefined;
+    this.#resolve();
+  }
+
+  ended(err: Error): void {
+    this.#alarm?.stop();
+    this.#source = undefined;
+    this.#reject(err);
+  }
+}
+
+/**
+ * sleep resolves after `ms` milliseconds, or rejects with `ctx.err()` as soon as `ctx` ends (at once if it
+ * already has), clearing its timer. While it waits, its timer keeps the process alive, as any pending
+ * work does. Zero or negative `ms` resolves on the next timer turn; `Infinity` waits for the context alone.
+ *
+ * @throws TypeError if `ctx` is not a Context or `ms` is NaN or not a number.
+ */
+export function sleep(ctx: Context, ms: number): Promise<void> {
+  checkCtx("sleep", ctx);
+  checkMs("sleep", ms);
+  const err = ctx.err();
+  if (err !== undefined) return Promise.reject(err);
+  return new Sleep(ctx, Math.max(0, ms)).promise;
+}
+
+/**
+ * after returns a channel that delivers the current time once, `ms` milliseconds from now (Go's
+ * `time.After`); use it as a `select` case for a timeout. Its timer runs only while someone waits on the
+ * channel, so an `after` that lost a select costs nothing and never keeps the process alive.
+ *
+ * @throws TypeError if `ms` is NaN or not a number.
+ */
+export function after(ms: number): ReceiveChannel<Date> {
+  checkMs("after", ms);
+  const ch = receiveOnly(new Channel<Date>(1));
+  if (ms !== Infinity) ch.setDue(Date.now() + Math.max(0, ms));
+  return ch;
+}
+
+class Ticker implements Listener {
+  readonly channel = receiveOnly(new Channel<Date>(1));
+  readonly #interval: ReturnType<typeof setInterval>;
+  constructor(ms: number) {
+    this.#interval = setInterval(tick, ms, this.channel);
+  }
+  ended(): void {
+    clearInterval(this.#interval);
+    this.channel.closeNow();
+  }
+}
+
+function tick(ch: Channel<Date>): void {
+  // Go's ticker drops ticks for a slow receiver rather than queueing them.
+  if (ch.canSend()) ch.put(new Date());
+}
+
+/**
+ * ticker returns a channel that delivers the current time every `ms` milliseconds until `ctx` ends, then
+ * is closed (so `for await` over it ends). A slow receiver misses ticks rather than queueing them, as in
+ * Go. Its interval keeps the process alive until `ctx` ends: tie it to a context you cancel.
+ *
+ * @throws TypeError if `ctx` is not a Context, or `ms` is not a positive number below 2^31.
+ */
+export function ticker(ctx: Context, ms: number): ReceiveChannel<Date> {
+  checkCtx("ticker", ctx);
+  if (typeof ms !== "number" || !(ms > 0) || ms > 2 ** 31 - 1) {
+    throw new TypeError(`ticker: ms must be a positive number of milliseconds below 2^31, got ${describe(ms)}`);
+  }
+  if (ctx.err() !== undefined) {
+    const ch = receiveOnly(new Channel<Date>(1));
+    ch.closeNow();
+    return ch;
+  }
+  const t = new Ticker(ms);
+  CancelCtx.attach(ctx, t);
+  return t.channel;
+}
