@@ -111,6 +111,9 @@ export interface Fired {
  * and settles exactly once. Whatever settles it first removes every other trace of it, synchronously.
  */
 export class Op implements Listener {
+  prevSibling: Listener | null = null;
+  nextSibling: Listener | null = null;
+  attachedTo: CancelCtx | null = null;
   readonly promise: Promise<unknown>;
   resolve!: (value: unknown) => void;
   reject!: (error: unknown) => void;

@@ -19,6 +19,9 @@ function wake(s: Sleep): void {
 }
 
 class Sleep implements Listener {
+  prevSibling: Listener | null = null;
+  nextSibling: Listener | null = null;
+  attachedTo: CancelCtx | null = null;
   readonly promise: Promise<void>;
   #resolve!: () => void;
   #reject!: (error: unknown) => void;
@@ -78,6 +81,9 @@ export function after(ms: number): ReceiveChannel<Date> {
 }
 
 class Ticker implements Listener {
+  prevSibling: Listener | null = null;
+  nextSibling: Listener | null = null;
+  attachedTo: CancelCtx | null = null;
   readonly channel = receiveOnly(new Channel<Date>(1));
   readonly #interval: ReturnType<typeof setInterval>;
   constructor(ms: number) {
@@ -85,7 +91,7 @@ class Ticker implements Listener {
   }
   ended(): void {
     clearInterval(this.#interval);
-    this.channel.closeNow();
+    if (!this.channel.closed) this.channel.closeNow();
   }
 }
 
