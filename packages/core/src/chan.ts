@@ -3,6 +3,7 @@ import { isContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
+import { taskOf, type Task } from "./task.js";
 
 /**
  * RecvResult is what a receive gives: `[value, true]` for a value that was sent, `[undefined, false]` once
@@ -119,6 +120,8 @@ export class Op implements Listener {
   reject!: (error: unknown) => void;
   waiters: Waiter | Waiter[] | null = null;
   source: Source | undefined = undefined;
+  /** task is the task blocked on this op, told when it settles. */
+  task: Task<unknown> | undefined = undefined;
   constructor(readonly kind: number) {
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -160,6 +163,19 @@ export class Op implements Listener {
     if (this.source !== undefined) {
       this.source.detach(this);
       this.source = undefined;
+    }
+    if (this.task !== undefined) {
+      this.task.unblock();
+      this.task = undefined;
+    }
+  }
+
+  /** blockTask records, on the task `ctx` belongs to (if any), that it now waits on this op. */
+  blockTask(ctx: Context, what: string): void {
+    const task = taskOf(ctx);
+    if (task !== undefined) {
+      this.task = task;
+      task.block(what);
     }
   }
 }
@@ -229,6 +245,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     op.waiters = w;
     this.park(w);
     op.source = CancelCtx.attach(ctx, op);
+    op.blockTask(ctx, "chan recv");
     return op.promise as Promise<RecvResult<T>>;
   }
 
@@ -251,6 +268,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     op.waiters = w;
     this.park(w);
     op.source = CancelCtx.attach(ctx, op);
+    op.blockTask(ctx, "chan send");
     return op.promise as Promise<void>;
   }
 

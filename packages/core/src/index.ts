@@ -25,3 +25,18 @@ export {
 export { Channel, type ReceiveChannel, type SendChannel, type RecvResult } from "./chan.js";
 export { select, trySelect, recv, send, type SelectCase, type RecvCase, type SendCase, type SelectResult } from "./select.js";
 export { sleep, after, ticker } from "./time.js";
+export {
+  go,
+  tasks,
+  Task,
+  TaskError,
+  captureTaskStacks,
+  setTaskFailureHandler,
+  type TaskState,
+  type TaskOptions,
+  type TaskFailureHandler,
+} from "./task.js";
+export { WaitGroup } from "./waitgroup.js";
+export { ErrGroup, withErrGroup } from "./errgroup.js";
+export { Semaphore } from "./semaphore.js";
+export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./pool.js";

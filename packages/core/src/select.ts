@@ -1,5 +1,6 @@
 import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
 import { describe } from "./internal/describe.js";
+import { DoneView, type Task } from "./task.js";
 
 /** RecvCase is a receive case of {@link select}, made by {@link recv}. */
 export interface RecvCase<T> {
@@ -36,6 +37,10 @@ export type SelectResult<C extends readonly SelectCase[]> = {
  * @throws TypeError if `channel` is not a Channel.
  */
 export function recv<T>(channel: ReceiveChannel<T>): RecvCase<T> {
+  if (channel instanceof DoneView && channel.channel instanceof Channel) {
+    // A task context's done channel: select on the real channel, and remember whose it is.
+    return { op: "recv", channel: channel.channel, task: channel.task } as RecvCase<T>;
+  }
   if (!(channel instanceof Channel)) throw new TypeError(`recv: channel must be a Channel, got ${describe(channel)}`);
   return { op: "recv", channel };
 }
@@ -124,6 +129,14 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     ch.park(w);
   }
   op.waiters = waiters;
+  for (const c of cases) {
+    const task = (c as { task?: Task<unknown> }).task;
+    if (task !== undefined) {
+      op.task = task;
+      task.block(`select (${cases.length} cases)`);
+      break;
+    }
+  }
   return op.promise as Promise<SelectResult<C>>;
 }
 

@@ -3,6 +3,7 @@ import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
 import { isContext, type Context } from "./context.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
+import { taskOf, type Task } from "./task.js";
 
 function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
   if (!isContext(ctx)) throw new TypeError(`${fn}: ctx must be a Context, got ${describe(ctx)}`);
@@ -27,6 +28,7 @@ class Sleep implements Listener {
   #reject!: (error: unknown) => void;
   readonly #alarm: Alarm<Sleep> | undefined;
   #source: Source | undefined;
+  readonly #task: Task<unknown> | undefined;
 
   constructor(ctx: Context, ms: number) {
     this.promise = new Promise<void>((resolve, reject) => {
@@ -36,17 +38,21 @@ class Sleep implements Listener {
     this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(Date.now() + ms, wake, this, true);
     this.#alarm?.start();
     this.#source = CancelCtx.attach(ctx, this);
+    this.#task = taskOf(ctx);
+    this.#task?.block(`sleep ${ms}ms`);
   }
 
   wake(): void {
     this.#source?.detach(this);
     this.#source = undefined;
+    this.#task?.unblock();
     this.#resolve();
   }
 
   ended(err: Error): void {
     this.#alarm?.stop();
     this.#source = undefined;
+    this.#task?.unblock();
     this.#reject(err);
   }
 }

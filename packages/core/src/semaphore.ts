@@ -1,0 +1,148 @@
+import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { isContext, type Context } from "./context.js";
+import { describe } from "./internal/describe.js";
+import { taskOf, type Task } from "./task.js";
+
+class Acquire implements Listener {
+  prevSibling: Listener | null = null;
+  nextSibling: Listener | null = null;
+  attachedTo: CancelCtx | null = null;
+  prev: Acquire | null = null;
+  next: Acquire | null = null;
+  queued = true;
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+  #source: Source | undefined = undefined;
+  #task: Task<unknown> | undefined = undefined;
+  constructor(
+    readonly sem: Semaphore,
+    readonly n: number,
+    ctx: Context,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#source = CancelCtx.attach(ctx, this);
+    this.#task = taskOf(ctx);
+    this.#task?.block(`semaphore acquire ${n}`);
+  }
+  #finish(): void {
+    this.#source?.detach(this);
+    this.#source = undefined;
+    this.#task?.unblock();
+  }
+  grant(): void {
+    this.#finish();
+    this.#resolve();
+  }
+  ended(err: Error): void {
+    this.#finish();
+    this.sem.leave(this); // never holds permits: it was still queued
+    this.#reject(err);
+  }
+}
+
+/**
+ * Semaphore is a weighted semaphore, as golang.org/x/sync/semaphore: `size` permits, acquired and released
+ * in any amounts. Waiters are served first in, first out: a large request at the head is not overtaken by
+ * smaller ones behind it (no starvation). A waiter whose context ends leaves the queue at once, never
+ * holding permits, and the waiters behind it move up.
+ */
+export class Semaphore {
+  readonly #size: number;
+  #used = 0;
+  #head: Acquire | null = null;
+  #tail: Acquire | null = null;
+
+  /** @throws TypeError if size is not a positive integer. */
+  constructor(size: number) {
+    if (!Number.isSafeInteger(size) || size <= 0) {
+      throw new TypeError(`Semaphore: size must be a positive integer, got ${describe(size)}`);
+    }
+    this.#size = size;
+  }
+
+  /** size is the total number of permits. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** available is the number of permits not held now. */
+  get available(): number {
+    return this.#size - this.#used;
+  }
+
+  #checkN(fn: string, n: unknown): asserts n is number {
+    if (!Number.isSafeInteger(n) || (n as number) <= 0 || (n as number) > this.#size) {
+      throw new TypeError(`Semaphore.${fn}: n must be an integer from 1 to the size ${this.#size}, got ${describe(n)}`);
+    }
+  }
+
+  /**
+   * acquire waits for `n` permits (default 1) and takes them. It rejects with `ctx.err()` if `ctx` ends
+   * first, holding nothing; and at once if `ctx` has already ended, even when permits are free (as Go's
+   * does since 2024), so a cancelled caller never starts new work.
+   * @throws TypeError if n is not an integer from 1 to size.
+   */
+  acquire(ctx: Context, n = 1): Promise<void> {
+    if (!isContext(ctx)) throw new TypeError(`Semaphore.acquire: ctx must be a Context, got ${describe(ctx)}`);
+    this.#checkN("acquire", n);
+    const err = ctx.err();
+    if (err !== undefined) return Promise.reject(err);
+    if (this.#head === null && this.#size - this.#used >= n) {
+      this.#used += n;
+      return Promise.resolve();
+    }
+    const a = new Acquire(this, n, ctx);
+    a.prev = this.#tail;
+    if (this.#tail === null) this.#head = a;
+    else this.#tail.next = a;
+    this.#tail = a;
+    return a.promise;
+  }
+
+  /** tryAcquire takes `n` permits if they are free and nobody is queued; it never waits. */
+  tryAcquire(n = 1): boolean {
+    this.#checkN("tryAcquire", n);
+    if (this.#head !== null || this.#size - this.#used < n) return false;
+    this.#used += n;
+    return true;
+  }
+
+  /**
+   * release returns `n` permits and hands them to the waiters at the head of the queue that now fit.
+   * @throws Error if more permits are released than are held (Go panics).
+   */
+  release(n = 1): void {
+    this.#checkN("release", n);
+    if (n > this.#used) throw new Error(`Semaphore.release: released ${n} permits but only ${this.#used} are held`);
+    this.#used -= n;
+    this.#grant();
+  }
+
+  /** @internal leave removes a waiter whose context ended; those behind it may now fit. */
+  leave(a: Acquire): void {
+    if (!a.queued) return;
+    a.queued = false;
+    if (a.prev === null) this.#head = a.next;
+    else a.prev.next = a.next;
+    if (a.next === null) this.#tail = a.prev;
+    else a.next.prev = a.prev;
+    a.prev = a.next = null;
+    this.#grant();
+  }
+
+  #grant(): void {
+    for (let a = this.#head; a !== null && this.#size - this.#used >= a.n; a = this.#head) {
+      this.#used += a.n;
+      a.queued = false;
+      this.#head = a.next;
+      if (this.#head === null) this.#tail = null;
+      else this.#head.prev = null;
+      a.next = null;
+      a.grant();
+    }
+  }
+}

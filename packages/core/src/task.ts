@@ -1,0 +1,312 @@
+import type { ReceiveChannel, RecvResult } from "./chan.js";
+import { contextName, Ctx, isContext, Key, MISS, type Context } from "./context.js";
+import { isCanceled, isDeadlineExceeded } from "./errors.js";
+import { describe } from "./internal/describe.js";
+import { report } from "./internal/report.js";
+
+/** TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one), or `done`. */
+export type TaskState = "running" | "blocked" | "done";
+
+/** TaskOptions name a task for the registry, the task dump and failure reports. */
+export interface TaskOptions {
+  /** name defaults to the function's name, else `"task"`. */
+  readonly name?: string;
+}
+
+/** @internal taskKey finds the task a context belongs to. */
+export const taskKey: Key<Task<unknown>> = new Key("lifeline.task");
+
+let nextId = 1;
+let stacks = readDebugSwitch();
+// Live tasks, oldest first: an intrusive list, so spawn and finish cost no hashing and no allocation.
+let firstLive: Task<unknown> | null = null;
+let lastLive: Task<unknown> | null = null;
+let liveCount = 0;
+
+function readDebugSwitch(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const v = env?.LIFELINE_DEBUG;
+  return v !== undefined && v !== "" && v !== "0" && v !== "false";
+}
+
+/**
+ * captureTaskStacks turns the capture of creation stacks on or off for tasks started from now on (also on
+ * when the environment variable `LIFELINE_DEBUG` is set). Off by default: a stack costs microseconds.
+ * Returns the previous setting.
+ */
+export function captureTaskStacks(on: boolean): boolean {
+  if (typeof on !== "boolean") throw new TypeError(`captureTaskStacks: on must be a boolean, got ${describe(on)}`);
+  const previous = stacks;
+  stacks = on;
+  return previous;
+}
+
+/**
+ * TaskFailureHandler receives the error of a task that failed while nobody awaited it.
+ * @see setTaskFailureHandler
+ */
+export type TaskFailureHandler = (error: TaskError, task: Task<unknown>) => void;
+
+let failureHandler: TaskFailureHandler | undefined;
+
+/**
+ * setTaskFailureHandler sets the one hook that hears of tasks that failed while nobody awaited their
+ * handle; `undefined` restores the default, which raises the {@link TaskError} as an unhandled promise
+ * rejection (logged by Node, fatal under its default `--unhandled-rejections=throw`). A task that ends
+ * with its own context's error after that context ended is not a failure and is not reported.
+ * Returns the previous handler.
+ */
+export function setTaskFailureHandler(handler: TaskFailureHandler | undefined): TaskFailureHandler | undefined {
+  if (handler !== undefined && typeof handler !== "function") {
+    throw new TypeError(`setTaskFailureHandler: handler must be a function or undefined, got ${describe(handler)}`);
+  }
+  const previous = failureHandler;
+  failureHandler = handler;
+  return previous;
+}
+
+/**
+ * TaskError reports a task that failed with nobody waiting: it names the task and, when stacks are
+ * captured, where it was started. The original error is its `cause`.
+ */
+export class TaskError extends Error {
+  declare readonly name: "TaskError";
+  /** task is the handle of the task that failed. */
+  readonly task: Task<unknown>;
+  constructor(task: Task<unknown>, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`task ${task.id} "${task.name}" failed with nobody waiting: ${why}${task.stack ? `\n  started ${task.stack}` : ""}`, {
+      cause,
+    });
+    Object.defineProperty(this, "name", { value: "TaskError", writable: false, enumerable: false, configurable: true });
+    // Raised from a timer: our own frames say nothing; the creation site is in the message, the failure in cause.
+    this.stack = `TaskError: ${this.message}`;
+    this.task = task;
+  }
+}
+
+/** @internal TaskCtx is the context a task runs under: its parent, plus who the task is. */
+class TaskCtx extends Ctx {
+  readonly parent: Context;
+  readonly task: Task<unknown>;
+  #done: DoneView | undefined = undefined;
+  constructor(parent: Context, task: Task<unknown>) {
+    super();
+    this.parent = parent;
+    this.task = task;
+  }
+  /** @internal */
+  get endsWith(): Context | undefined {
+    return this.parent;
+  }
+  /** @internal */
+  own(key: Key<unknown>): unknown {
+    return key === taskKey ? this.task : MISS;
+  }
+  deadline(): number | undefined {
+    return this.parent.deadline();
+  }
+  done(): ReceiveChannel<never> {
+    // A view of the parent's done channel that remembers the task, so a select on it can say who is blocked.
+    return (this.#done ??= new DoneView(this.parent.done(), this.task));
+  }
+  err(): Error | undefined {
+    return this.parent.err();
+  }
+  get signal(): AbortSignal {
+    return this.parent.signal;
+  }
+  toString(): string {
+    return contextName(this.parent);
+  }
+}
+
+/** @internal DoneView is a task context's done channel: the parent's, tagged with the task. */
+export class DoneView implements ReceiveChannel<never> {
+  constructor(
+    readonly channel: ReceiveChannel<never>,
+    readonly task: Task<unknown>,
+  ) {}
+  recv(ctx: Context): Promise<RecvResult<never>> {
+    return this.channel.recv(ctx);
+  }
+  tryRecv(): RecvResult<never> | undefined {
+    return this.channel.tryRecv();
+  }
+  get length(): number {
+    return 0;
+  }
+  get capacity(): number {
+    return 0;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<never, undefined, undefined> {
+    return this.channel[Symbol.asyncIterator]();
+  }
+}
+
+/** @internal taskOf returns the task `ctx` belongs to, if any. */
+export function taskOf(ctx: Context): Task<unknown> | undefined {
+  return ctx instanceof TaskCtx ? ctx.task : ctx.value(taskKey);
+}
+
+/**
+ * Task is the handle of work started with {@link go}: await it (it is a PromiseLike) for the result.
+ * While the task runs it is in the registry ({@link tasks}) with its state, what it is blocked on and since
+ * when; once it settles, the registry forgets it.
+ */
+export class Task<T> implements PromiseLike<T> {
+  /** id is unique in this process, increasing. */
+  readonly id: number;
+  /** name is the name given in the options, else the function's name, else "task". */
+  readonly name: string;
+  /** ctx is the context the task runs under (passed to its function): it prints as the parent's chain. */
+  readonly ctx: Context;
+  /** createdAt is when go() was called (epoch ms). */
+  readonly createdAt: number;
+  /** stack is where go() was called, when stacks are captured ({@link captureTaskStacks}); else undefined. */
+  readonly stack: string | undefined;
+  #state: TaskState = "running";
+  #blockedOn: string | undefined = undefined;
+  #since: number;
+  #observed = false;
+  readonly #promise: Promise<T>;
+  readonly #settled: Promise<void>;
+  /** @internal */
+  prevLive: Task<unknown> | null = null;
+  /** @internal */
+  nextLive: Task<unknown> | null = null;
+
+  /** @internal */
+  constructor(parent: Context, fn: (ctx: Context) => T | PromiseLike<T>, name: string, stack: string | undefined) {
+    this.id = nextId++;
+    this.name = name;
+    this.ctx = new TaskCtx(parent, this as Task<unknown>);
+    this.createdAt = this.#since = Date.now();
+    this.stack = stack;
+    register(this as Task<unknown>);
+    // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs.
+    this.#promise = Promise.resolve(this.ctx).then(fn);
+    this.#settled = this.#promise.then(
+      () => this.#finish(),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** state is `running`, `blocked` (waiting on a channel, select, sleep, semaphore or WaitGroup) or `done`. */
+  get state(): TaskState {
+    return this.#state;
+  }
+
+  /** blockedOn says what a blocked task waits on (`chan recv`, `select (3 cases)`, `sleep 200ms`…). */
+  get blockedOn(): string | undefined {
+    return this.#blockedOn;
+  }
+
+  /** since is when the task entered its current state (epoch ms). */
+  get since(): number {
+    return this.#since;
+  }
+
+  then<R1 = T, R2 = never>(
+    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    this.#observed = true;
+    return this.#promise.then(onfulfilled, onrejected);
+  }
+
+  /** @internal block records that the task waits on `what`. */
+  block(what: string): void {
+    this.#state = "blocked";
+    this.#blockedOn = what;
+    this.#since = Date.now();
+  }
+
+  /** @internal unblock records that the task runs again. */
+  unblock(): void {
+    if (this.#state !== "blocked") return;
+    this.#state = "running";
+    this.#blockedOn = undefined;
+    this.#since = Date.now();
+  }
+
+  #finish(): void {
+    this.#state = "done";
+    this.#blockedOn = undefined;
+    this.#since = Date.now();
+    unregister(this as Task<unknown>);
+  }
+
+  #fail(error: unknown): void {
+    this.#finish();
+    if (this.#observed) return;
+    // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
+    setTimeout(() => {
+      if (this.#observed) return;
+      if ((isCanceled(error) || isDeadlineExceeded(error)) && this.ctx.err() !== undefined) return;
+      const taskError = new TaskError(this as Task<unknown>, error);
+      if (failureHandler !== undefined) failureHandler(taskError, this as Task<unknown>);
+      else report(taskError);
+    }, 0);
+  }
+
+  /** @internal whenSettled resolves after the task settled and left the registry; it does not observe the outcome. */
+  whenSettled(): Promise<void> {
+    return this.#settled;
+  }
+}
+
+function register(t: Task<unknown>): void {
+  t.prevLive = lastLive;
+  if (lastLive === null) firstLive = t;
+  else lastLive.nextLive = t;
+  lastLive = t;
+  liveCount++;
+}
+
+function unregister(t: Task<unknown>): void {
+  if (t.prevLive === null) firstLive = t.nextLive;
+  else t.prevLive.nextLive = t.nextLive;
+  if (t.nextLive === null) lastLive = t.prevLive;
+  else t.nextLive.prevLive = t.prevLive;
+  t.prevLive = t.nextLive = null;
+  liveCount--;
+}
+
+/**
+ * go starts `fn(ctx)` as a tracked task and returns its handle; await the handle for fn's result. fn starts
+ * in a microtask, after go returns. The task runs under a context that is `ctx` plus the task's identity:
+ * pass that context on to every call, so channels, select, sleep, semaphores and WaitGroups can record
+ * what the task is blocked on.
+ *
+ * Cancellation is cooperative, as in Go: ending `ctx` does not stop fn; fn must watch its context. A task
+ * that fails while nobody awaits its handle is reported ({@link setTaskFailureHandler}), never dropped.
+ *
+ * @throws TypeError if `ctx` is not a Context or `fn` is not a function.
+ */
+export function go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, options?: TaskOptions): Task<Awaited<T>> {
+  if (!isContext(ctx)) throw new TypeError(`go: ctx must be a Context, got ${describe(ctx)}`);
+  if (typeof fn !== "function") throw new TypeError(`go: fn must be a function, got ${describe(fn)}`);
+  const given = options?.name;
+  if (given !== undefined && typeof given !== "string") {
+    throw new TypeError(`go: options.name must be a string, got ${describe(given)}`);
+  }
+  const name = given ?? (fn.name || "task");
+  const stack = stacks ? creationSite() : undefined;
+  return new Task(ctx, fn as (ctx: Context) => Awaited<T>, name, stack);
+}
+
+function creationSite(): string | undefined {
+  const lines = new Error().stack?.split("\n") ?? [];
+  // Drop the message line and our own frames (creationSite, go, and any lifeline wrapper like WaitGroup.go).
+  const site = lines.slice(1).filter((l) => !/[\\/]core[\\/]dist[\\/]/.test(l));
+  return site.map((l) => l.trim()).join("\n  ") || undefined;
+}
+
+/** tasks returns the live tasks (started, not yet settled), oldest first: a snapshot. */
+export function tasks(): Task<unknown>[] {
+  const out: Task<unknown>[] = new Array(liveCount);
+  let i = 0;
+  for (let t = firstLive; t !== null; t = t.nextLive) out[i++] = t;
+  return out;
+}

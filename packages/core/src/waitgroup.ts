@@ -1,0 +1,114 @@
+import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { isContext, type Context } from "./context.js";
+import { describe } from "./internal/describe.js";
+import { go, taskOf, type Task, type TaskOptions } from "./task.js";
+
+class Wait implements Listener {
+  prevSibling: Listener | null = null;
+  nextSibling: Listener | null = null;
+  attachedTo: CancelCtx | null = null;
+  readonly promise: Promise<void>;
+  #resolve!: () => void;
+  #reject!: (error: unknown) => void;
+  #source: Source | undefined = undefined;
+  #task: Task<unknown> | undefined = undefined;
+  constructor(
+    readonly group: WaitGroup,
+    ctx: Context,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#source = CancelCtx.attach(ctx, this);
+    this.#task = taskOf(ctx);
+    this.#task?.block("WaitGroup.wait");
+  }
+  #finish(): void {
+    this.#source?.detach(this);
+    this.#source = undefined;
+    this.#task?.unblock();
+  }
+  release(): void {
+    this.#finish();
+    this.#resolve();
+  }
+  ended(err: Error): void {
+    this.group.forget(this);
+    this.#finish();
+    this.#reject(err);
+  }
+}
+
+/**
+ * WaitGroup waits for a collection of tasks to finish, as Go's `sync.WaitGroup`: `add` the number of tasks,
+ * each calls `done` when finished, and `wait` resolves when the counter is back to zero. `go` does all three
+ * for one function (Go 1.25's `wg.Go`). WaitGroup does not cancel anything: cancel a context for that.
+ */
+export class WaitGroup {
+  #count = 0;
+  #waiters = new Set<Wait>();
+
+  /** count is the current counter. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /**
+   * add adds `delta` (may be negative) to the counter. When it reaches zero every waiter is released.
+   * @throws TypeError if delta is not an integer; Error if the counter would go negative (Go panics).
+   */
+  add(delta = 1): void {
+    if (!Number.isSafeInteger(delta)) throw new TypeError(`WaitGroup.add: delta must be an integer, got ${describe(delta)}`);
+    const next = this.#count + delta;
+    if (next < 0) throw new Error("WaitGroup: negative counter");
+    this.#count = next;
+    if (next === 0 && this.#waiters.size > 0) {
+      const waiters = this.#waiters;
+      this.#waiters = new Set();
+      for (const w of waiters) w.release();
+    }
+  }
+
+  /** done decrements the counter by one. @throws Error if the counter would go negative. */
+  done(): void {
+    this.add(-1);
+  }
+
+  /**
+   * wait resolves when the counter is zero (at once if it is); it rejects with `ctx.err()` if `ctx` ends
+   * first (at once if it has), and the tasks keep running.
+   */
+  wait(ctx: Context): Promise<void> {
+    if (!isContext(ctx)) throw new TypeError(`WaitGroup.wait: ctx must be a Context, got ${describe(ctx)}`);
+    const err = ctx.err();
+    if (err !== undefined) return Promise.reject(err);
+    if (this.#count === 0) return Promise.resolve();
+    const w = new Wait(this, ctx);
+    this.#waiters.add(w);
+    return w.promise;
+  }
+
+  /** @internal */
+  forget(w: Wait): void {
+    this.#waiters.delete(w);
+  }
+
+  /**
+   * go adds one to the counter, starts `fn` as a task ({@link go}) and calls `done` when it settles.
+   * A failure of fn is reported as any task's failure, unless you await the returned handle.
+   */
+  go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, options?: TaskOptions): Task<Awaited<T>> {
+    this.add(1);
+    let task: Task<Awaited<T>>;
+    try {
+      task = go(ctx, fn, options);
+    } catch (error) {
+      this.done();
+      throw error;
+    }
+    // Count down without observing the outcome: an unawaited failure is still reported.
+    void task.whenSettled().then(() => this.done());
+    return task;
+  }
+}
