@@ -1,4 +1,4 @@
-// Runs every compiled test file (packages/*/dist-test/**/*.test.js) with node:test, on whichever `node` is first
+// Runs every compiled test file (packages/*/dist-test/**/*.test.js) and examples/*.test.mjs with node:test, on whichever `node` is first
 // on PATH. Node 20's `node --test` takes no globs, so we list the files ourselves.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync, existsSync } from "node:fs";
@@ -16,6 +16,10 @@ function walk(dir) {
 for (const pkg of readdirSync(join(root, "packages"))) {
   const dir = join(root, "packages", pkg, "dist-test");
   if (existsSync(dir)) walk(dir);
+}
+// The examples are plain JS programs; their tests sit beside them.
+for (const name of readdirSync(join(root, "examples"))) {
+  if (name.endsWith(".test.mjs")) files.push(join(root, "examples", name));
 }
 const filter = process.argv.slice(2);
 const selected = filter.length ? files.filter((f) => filter.some((s) => f.includes(s))) : files;

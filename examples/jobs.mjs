@@ -1,0 +1,32 @@
+// Seed 003, "Realistic worker pattern": processJobs pulls jobs from a channel until the context is cancelled.
+// It checks ctx.done() in the same select as the job channel, so on shutdown it stops pulling new jobs, but
+// it finishes the job it is processing.
+import { background, Channel, go, recv, select, withCancel } from "@lifeline/core";
+
+// processJobs pulls jobs from a channel until the context is cancelled.
+async function processJobs(ctx, jobs) {
+  for (;;) {
+    const r = await select([recv(ctx.done()), recv(jobs)]);
+    if (r.index === 0) {
+      console.log("Worker shutting down"); // stop accepting new work when cancelled
+      return;
+    }
+    if (!r.ok) {
+      console.log("Job channel closed"); // no more jobs will arrive
+      return;
+    }
+    console.log("Processing:", r.value);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the job itself; it always finishes
+    console.log("Finished:", r.value);
+  }
+}
+
+const [ctx, cancel] = withCancel(background());
+const jobs = new Channel(10);
+const worker = go(ctx, (ctx) => processJobs(ctx, jobs));
+for (let i = 0; i < 5; i++) await jobs.send(ctx, `job-${i}`);
+await new Promise((resolve) => setTimeout(resolve, 700)); // simulate server shutdown mid-job
+cancel();
+jobs.close(); // unblock the worker if it is waiting
+await worker; // wait for the worker to finish its current job and exit
+console.log(`Jobs left unprocessed: ${jobs.length}`);

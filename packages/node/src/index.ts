@@ -1,0 +1,2 @@
+// @lifeline/node: lifeline for Node.js processes.
+export { notifyContext, SignalReceivedError, type NotifyOptions } from "./signal.js";
