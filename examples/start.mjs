@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 const demos = [
   ["worker.mjs", "seed 001: a worker that prints Working... until cancelled"],
   ["poller.mjs", "seed 003: a poller that stops cleanly and says so through a done channel"],
+  ["jobs.mjs", "seed 003: a job worker that stops pulling on shutdown and finishes the job in hand"],
 ];
 for (const [file, what] of demos) {
   console.log(`\n== examples/${file} — ${what}`);
