@@ -313,6 +313,11 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     this.#readOnly = true;
   }
 
+  /** @internal readOnly: only this package may send on or close this channel. */
+  get readOnly(): boolean {
+    return this.#readOnly;
+  }
+
   /** @internal canRecv: a receive would complete now (a value, a waiting sender, or closed). */
   canRecv(): boolean {
     this.#poll();

@@ -28,9 +28,9 @@ type CaseResult<C, I extends number> =
  * receive `value`/`ok` are what it received (`ok` false: the channel was closed). Switch on `index` and
  * TypeScript narrows `value` to that case's type.
  */
-export type SelectResult<C extends readonly SelectCase[]> = {
-  [I in keyof C]: I extends `${infer N extends number}` ? CaseResult<C[I], N> : never;
-}[number];
+export type SelectResult<C extends readonly SelectCase[]> = number extends C["length"]
+  ? CaseResult<C[number], number> // an array built at run time: the index is just a number
+  : { [I in keyof C]: I extends `${infer N extends number}` ? CaseResult<C[I], N> : never }[number];
 
 /**
  * recv returns a receive case for {@link select}: `case v, ok := <-ch`. It does nothing by itself.
@@ -51,6 +51,7 @@ export function recv<T>(channel: ReceiveChannel<T>): RecvCase<T> {
  */
 export function send<T>(channel: SendChannel<T>, value: T): SendCase<T> {
   if (!(channel instanceof Channel)) throw new TypeError(`send: channel must be a Channel, got ${describe(channel)}`);
+  if (channel.readOnly) throw new TypeError("send: this channel is receive-only (a context's done channel or a timer)");
   return { op: "send", channel, value };
 }
 
@@ -62,6 +63,9 @@ function checkCases(fn: string, cases: unknown): asserts cases is readonly Selec
     const c = cases[i] as { op?: unknown; channel?: unknown } | undefined;
     if (typeof c !== "object" || c === null || !(c.channel instanceof Channel) || (c.op !== "recv" && c.op !== "send")) {
       throw new TypeError(`${fn}: case ${i} must be made by recv() or send(), got ${describe(c)}`);
+    }
+    if (c.op === "send" && c.channel.readOnly) {
+      throw new TypeError(`${fn}: case ${i} sends on a receive-only channel (a context's done channel or a timer)`);
     }
   }
 }

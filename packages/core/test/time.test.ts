@@ -1,0 +1,378 @@
+import { describe, it, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import {
+  after,
+  background,
+  Canceled,
+  DeadlineExceeded,
+  recv,
+  select,
+  sleep,
+  ticker,
+  withCancel,
+  withDeadline,
+  withTimeout,
+  type CancelFunc,
+  type Context,
+} from "@lifeline/core";
+
+// ---- helpers ---------------------------------------------------------------------------------------------------
+
+function cancellable(t: TestContext): [Context, CancelFunc] {
+  const [ctx, cancel] = withCancel(background());
+  t.after(cancel);
+  return [ctx, cancel];
+}
+
+type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
+
+function track<T>(p: Promise<T>): State<T> {
+  const s: State<T> = { state: "pending", value: undefined, error: undefined };
+  p.then(
+    (v) => {
+      s.state = "fulfilled";
+      s.value = v;
+    },
+    (e: unknown) => {
+      s.state = "rejected";
+      s.error = e;
+    },
+  );
+  return s;
+}
+
+function exactly(expected: unknown): (e: unknown) => true {
+  return (e) => {
+    assert.equal(e, expected);
+    return true;
+  };
+}
+
+function typeErrorNaming(name: string): (e: unknown) => true {
+  return (e) => {
+    assert.ok(e instanceof TypeError, `expected TypeError, got ${String(e)}`);
+    assert.match(e.message, new RegExp(`^${name}\\b`));
+    return true;
+  };
+}
+
+/** letTimePass waits `ms` on a timer channel: for tests about time itself, never to synchronise. */
+async function letTimePass(ms: number): Promise<void> {
+  await after(ms).recv(background());
+}
+
+const endedContexts: [name: string, make: () => Context, err: Error][] = [
+  [
+    "a cancelled ctx",
+    () => {
+      const [ctx, cancel] = withCancel(background());
+      cancel();
+      return ctx;
+    },
+    Canceled,
+  ],
+  ["a ctx past its deadline", () => withDeadline(background(), Date.now() - 1)[0], DeadlineExceeded],
+];
+
+const lifeline = import.meta.resolve("@lifeline/core");
+
+/**
+ * exitsPromptly runs `body` (an ES module body; the package's exports are in scope as `L`) in a child node
+ * process and asserts that it prints "ok" and exits on its own, well before any 60 s timer could fire.
+ */
+async function exitsPromptly(body: string): Promise<void> {
+  const code = `const L = await import(${JSON.stringify(lifeline)});\n${body}`;
+  const r = await new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { timeout: 5_000 });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+  assert.equal(r.signal, null, `the child was still running after 5 s (killed by ${r.signal}); stderr: ${r.stderr}`);
+  assert.equal(r.status, 0, `stderr: ${r.stderr}`);
+  assert.equal(r.stdout.trim(), "ok");
+}
+
+// ---- sleep ------------------------------------------------------------------------------------------------------
+
+describe("sleep", () => {
+  it("resolves after ms, not before", async (t) => {
+    const [ctx] = cancellable(t);
+    const start = Date.now();
+    await sleep(ctx, 20);
+    assert.ok(Date.now() - start >= 20, `resolved after ${Date.now() - start} ms`);
+  });
+
+  it("is still waiting before its time", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const s = track(sleep(ctx, 60_000));
+    await letTimePass(5);
+    assert.equal(s.state, "pending");
+    cancel();
+    await nextTurn();
+    assert.equal(s.state, "rejected");
+  });
+
+  for (const ms of [0, -5, -Infinity]) {
+    it(`resolves for ms ${ms}`, async (t) => {
+      const [ctx] = cancellable(t);
+      await sleep(ctx, ms);
+    });
+  }
+
+  it("rejects with Canceled when ctx is cancelled first", async () => {
+    const [ctx, cancel] = withCancel(background());
+    const s = sleep(ctx, 60_000);
+    cancel();
+    await assert.rejects(s, exactly(Canceled));
+  });
+
+  it("rejects with DeadlineExceeded when ctx's deadline comes first", async () => {
+    const [ctx, cancel] = withTimeout(background(), 10);
+    try {
+      await assert.rejects(sleep(ctx, 60_000), exactly(DeadlineExceeded));
+    } finally {
+      cancel();
+    }
+  });
+
+  it("with Infinity waits for ctx alone", async () => {
+    const [ctx, cancel] = withCancel(background());
+    const s = track(sleep(ctx, Infinity));
+    await nextTurn();
+    assert.equal(s.state, "pending");
+    cancel();
+    await nextTurn();
+    assert.equal(s.state, "rejected");
+    assert.equal(s.error, Canceled);
+  });
+
+  for (const [name, make, err] of endedContexts) {
+    it(`rejects at once with ctx.err() on ${name}`, async () => {
+      const s = track(sleep(make(), 60_000));
+      await nextTurn();
+      assert.equal(s.state, "rejected", "before any timer could fire");
+      assert.equal(s.error, err);
+    });
+  }
+
+  for (const bad of [NaN, "10", undefined, null]) {
+    it(`throws a TypeError naming sleep for ms ${String(bad)} (${typeof bad})`, (t) => {
+      const [ctx] = cancellable(t);
+      assert.throws(() => sleep(ctx, bad as number), typeErrorNaming("sleep"));
+    });
+  }
+
+  it("throws a TypeError naming sleep for a ctx that is not a Context", () => {
+    assert.throws(() => sleep({} as Context, 1), typeErrorNaming("sleep"));
+  });
+});
+
+// ---- after ------------------------------------------------------------------------------------------------------
+
+describe("after", () => {
+  it("delivers a Date once, no earlier than ms; then nothing, and it is not closed", async (t) => {
+    const [ctx] = cancellable(t);
+    const start = Date.now();
+    const ch = after(20);
+    const [v, ok] = await ch.recv(ctx);
+    assert.equal(ok, true);
+    assert.ok(v instanceof Date);
+    assert.ok(v.getTime() - start >= 20, `delivered after ${v.getTime() - start} ms`);
+    assert.equal(ch.tryRecv(), undefined, "delivered once; a closed channel would give [undefined, false]");
+    assert.equal(ch.length, 0);
+  });
+
+  it("is not ready before its time", () => {
+    const ch = after(60_000);
+    assert.equal(ch.tryRecv(), undefined);
+    assert.equal(ch.length, 0);
+    assert.equal(ch.tryRecv(), undefined);
+  });
+
+  for (const ms of [0, -1]) {
+    it(`with ms ${ms} is ready at once, once`, () => {
+      const before = Date.now();
+      const ch = after(ms);
+      const r = ch.tryRecv();
+      assert.ok(r !== undefined && r[1] === true);
+      assert.ok(r[0] instanceof Date && r[0].getTime() >= before);
+      assert.equal(ch.tryRecv(), undefined);
+    });
+  }
+
+  it("keeps its value for a receiver that comes after its time", async () => {
+    const start = Date.now();
+    const ch = after(5);
+    await letTimePass(15);
+    assert.equal(ch.length, 1);
+    const r = ch.tryRecv();
+    assert.ok(r !== undefined && r[0] instanceof Date);
+    assert.ok(r[0].getTime() - start >= 5);
+    assert.equal(ch.tryRecv(), undefined);
+  });
+
+  it("wins a select against a context that does not end", async (t) => {
+    const [ctx] = cancellable(t);
+    const r = await select([recv(ctx.done()), recv(after(5))]);
+    assert.equal(r.index, 1);
+    assert.ok(r.value instanceof Date);
+  });
+
+  it("with Infinity never delivers", async () => {
+    const [ctx, cancel] = withCancel(background());
+    const r = select([recv(after(Infinity)), recv(ctx.done())]);
+    await nextTurn();
+    cancel();
+    assert.equal((await r).index, 1);
+  });
+
+  for (const bad of [NaN, "5", undefined]) {
+    it(`throws a TypeError naming after for ms ${String(bad)} (${typeof bad})`, () => {
+      assert.throws(() => after(bad as number), typeErrorNaming("after"));
+    });
+  }
+});
+
+// ---- ticker -----------------------------------------------------------------------------------------------------
+
+describe("ticker", () => {
+  it("delivers ticks repeatedly, in time order", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const start = Date.now();
+    const ch = ticker(ctx, 5);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const [v, ok] = await ch.recv(ctx);
+      assert.equal(ok, true);
+      assert.ok(v instanceof Date);
+      times.push(v.getTime());
+    }
+    cancel();
+    assert.ok(times[0]! >= start);
+    assert.ok(times[0]! <= times[1]! && times[1]! <= times[2]!, `times ${times.join(", ")}`);
+  });
+
+  it("drops ticks for a slow receiver: at most one waits in the channel", async (t) => {
+    const [ctx] = cancellable(t);
+    const ch = ticker(ctx, 2);
+    assert.equal(ch.capacity, 1);
+    await letTimePass(30); // room for many ticks
+    assert.equal(ch.length, 1);
+    const r = ch.tryRecv();
+    assert.ok(r !== undefined && r[0] instanceof Date);
+    assert.equal(ch.tryRecv(), undefined, "the other ticks were dropped, not queued");
+  });
+
+  it("stops and closes its channel when ctx ends, so for await ends", async () => {
+    const [ctx, cancel] = withCancel(background());
+    const ch = ticker(ctx, 2);
+    let n = 0;
+    for await (const v of ch) {
+      assert.ok(v instanceof Date);
+      if (++n === 3) cancel();
+    }
+    assert.ok(n === 3 || n === 4, `${n} ticks: at most one was buffered when ctx ended`);
+    assert.deepEqual(ch.tryRecv(), [undefined, false]);
+    await letTimePass(10);
+    assert.deepEqual(ch.tryRecv(), [undefined, false], "no tick after the end");
+  });
+
+  it("closes its channel when ctx's deadline passes", async () => {
+    const [ctx, cancel] = withTimeout(background(), 20);
+    try {
+      const ch = ticker(ctx, 60_000);
+      assert.deepEqual(await ch.recv(background()), [undefined, false]);
+    } finally {
+      cancel();
+    }
+  });
+
+  for (const [name, make] of endedContexts) {
+    it(`on ${name} returns a closed channel`, async () => {
+      const ch = ticker(make(), 5);
+      assert.deepEqual(ch.tryRecv(), [undefined, false]);
+      let n = 0;
+      for await (const _ of ch) n++;
+      assert.equal(n, 0);
+    });
+  }
+
+  for (const bad of [0, -1, NaN, Infinity, 2 ** 31, "5", undefined]) {
+    it(`throws a TypeError naming ticker for ms ${String(bad)} (${typeof bad})`, (t) => {
+      const [ctx] = cancellable(t);
+      assert.throws(() => ticker(ctx, bad as number), typeErrorNaming("ticker"));
+    });
+  }
+
+  it("throws a TypeError naming ticker for a ctx that is not a Context", () => {
+    assert.throws(() => ticker(undefined as unknown as Context, 5), typeErrorNaming("ticker"));
+  });
+});
+
+// ---- no timer outlives its purpose ------------------------------------------------------------------------------
+
+// Each case is a separate node process; they run side by side.
+describe("timers that lost do not keep the process alive", { concurrency: true }, () => {
+  const programs: [string, string][] = [
+    [
+      "an after(60 s) that lost a select to an already cancelled ctx",
+      `const [ctx, cancel] = L.withCancel(L.background());
+       cancel();
+       const r = await L.select([L.recv(ctx.done()), L.recv(L.after(60_000))]);
+       console.log(r.index === 0 ? "ok" : "wrong case");`,
+    ],
+    [
+      "an after(60 s) that lost a select to a cancel while both waited",
+      `const [ctx, cancel] = L.withCancel(L.background());
+       const p = L.select([L.recv(ctx.done()), L.recv(L.after(60_000))]);
+       await Promise.resolve();
+       cancel();
+       const r = await p;
+       console.log(r.index === 0 ? "ok" : "wrong case");`,
+    ],
+    [
+      "an after(60 s) that lost a select to a deadline",
+      `const [ctx, cancel] = L.withTimeout(L.background(), 10);
+       const r = await L.select([L.recv(ctx.done()), L.recv(L.after(60_000))]);
+       cancel();
+       console.log(r.index === 0 ? "ok" : "wrong case");`,
+    ],
+    [
+      "an after(60 s) whose recv(ctx) was cancelled",
+      `const [ctx, cancel] = L.withCancel(L.background());
+       const p = L.after(60_000).recv(ctx).catch((e) => e);
+       cancel();
+       console.log((await p) === L.Canceled ? "ok" : "wrong error");`,
+    ],
+    [
+      "an after(60 s) nobody received from",
+      `L.after(60_000);
+       console.log("ok");`,
+    ],
+    [
+      "a sleep(60 s) whose ctx was cancelled",
+      `const [ctx, cancel] = L.withCancel(L.background());
+       const p = L.sleep(ctx, 60_000).catch((e) => e);
+       cancel();
+       console.log((await p) === L.Canceled ? "ok" : "wrong error");`,
+    ],
+    [
+      "a ticker whose ctx was cancelled",
+      `const [ctx, cancel] = L.withCancel(L.background());
+       const ch = L.ticker(ctx, 5);
+       await ch.recv(L.background());
+       cancel();
+       console.log("ok");`,
+    ],
+  ];
+  for (const [name, body] of programs) {
+    it(`exits promptly with ${name}`, async () => {
+      await exitsPromptly(body);
+    });
+  }
+});
