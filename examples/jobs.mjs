@@ -6,7 +6,9 @@ import { background, Channel, go, recv, select, withCancel } from "@lifeline/cor
 // processJobs pulls jobs from a channel until the context is cancelled.
 async function processJobs(ctx, jobs) {
   for (;;) {
-    const r = await select([recv(ctx.done()), recv(jobs)]);
+    // select picks at random among ready cases (as Go's does): when shutdown and a queued job are both ready,
+    // it could start the job. Checking ctx first makes "never start new work after shutdown" a guarantee.
+    const r = ctx.err() ? { index: 0 } : await select([recv(ctx.done()), recv(jobs)]);
     if (r.index === 0) {
       console.log("Worker shutting down"); // stop accepting new work when cancelled
       return;

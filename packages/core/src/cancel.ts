@@ -1,5 +1,16 @@
 import { Channel, closeInternal, receiveOnly, type ReceiveChannel } from "./chan.js";
-import { cancelCtxKey, checkParent, contextName, Ctx, isContext, MISS, type Context, type Key } from "./context.js";
+import {
+  cancelCtxKey,
+  checkParent,
+  contextName,
+  Ctx,
+  isContext,
+  isSignalLike,
+  MISS,
+  type Context,
+  type Key,
+  type SignalLike,
+} from "./context.js";
 import { Canceled, DeadlineExceeded, DeadlineExceededError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
@@ -35,19 +46,7 @@ export interface Source {
   detach(listener: Listener): void;
 }
 
-/** @internal SignalLike is the duck type we accept for foreign (other-realm, polyfilled) AbortSignals. */
-export interface SignalLike {
-  readonly aborted: boolean;
-  readonly reason?: unknown;
-  addEventListener(type: "abort", listener: () => void): void;
-  removeEventListener(type: "abort", listener: () => void): void;
-}
 
-function isSignalLike(value: unknown): value is SignalLike {
-  if (typeof value !== "object" || value === null) return false;
-  const s = value as Record<string, unknown>;
-  return typeof s.aborted === "boolean" && typeof s.addEventListener === "function" && typeof s.removeEventListener === "function";
-}
 
 /** errFor maps an abort reason to the context error: a TimeoutError is a deadline, anything else a cancel. */
 function errFor(reason: unknown): Error {
@@ -286,6 +285,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
   done(): ReceiveChannel<never> {
     if (this.#done === undefined) {
       this.#done = receiveOnly(new Channel<never>(0));
+      this.#done.owner = this; // lets a select on it find the task it runs in
       if (this.#err !== undefined) closeInternal(this.#done);
     }
     return this.#done;
@@ -313,7 +313,8 @@ export class CancelCtx extends Ctx implements Listener, Source {
     switch (this.#kind) {
       case KIND_DEADLINE: {
         const due = this.#alarm!.due;
-        const at = Number.isFinite(due) ? new Date(due).toISOString() : String(due);
+        // A Date spans ±8.64e15 ms; a deadline beyond it (withTimeout(ctx, Number.MAX_SAFE_INTEGER)) prints as a number.
+        const at = Math.abs(due) <= 8.64e15 ? new Date(due).toISOString() : String(due);
         return `${name}.WithDeadline(${at} [${formatMs(due - Date.now())}])`;
       }
       case KIND_SIGNAL:
@@ -325,6 +326,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
 }
 
 function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms);
   const abs = Math.abs(ms);
   if (abs < 1000) return `${Math.round(ms)}ms`;
   return `${Number((ms / 1000).toFixed(3))}s`;

@@ -209,6 +209,8 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   readonly #sendq = new WaitQueue();
   #readOnly = false;
   #due: Alarm<Channel<unknown>> | undefined = undefined;
+  /** @internal owner is the context whose done channel this is. */
+  owner: Context | undefined = undefined;
 
   /**
    * Makes a channel with room for `capacity` buffered values (default 0: unbuffered).

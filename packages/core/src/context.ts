@@ -104,7 +104,22 @@ export abstract class Ctx implements Context {
   }
 }
 
-/** @internal isContext reports whether `value` can be used as a Context. */
+/** @internal SignalLike is the duck type we accept for foreign (other-realm, polyfilled) AbortSignals. */
+export interface SignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
+/** @internal isSignalLike: has what we use of an AbortSignal (aborted, reason, add/removeEventListener). */
+export function isSignalLike(value: unknown): value is SignalLike {
+  if (typeof value !== "object" || value === null) return false;
+  const s = value as Record<string, unknown>;
+  return typeof s.aborted === "boolean" && typeof s.addEventListener === "function" && typeof s.removeEventListener === "function";
+}
+
+/** @internal isContext reports whether `value` can be used as a Context (for one we did not make: duck-typed). */
 export function isContext(value: unknown): value is Context {
   if (value instanceof Ctx) return true;
   if (typeof value !== "object" || value === null) return false;
@@ -114,7 +129,7 @@ export function isContext(value: unknown): value is Context {
     typeof c.done === "function" &&
     typeof c.err === "function" &&
     typeof c.value === "function" &&
-    "signal" in c
+    isSignalLike(c.signal)
   );
 }
 

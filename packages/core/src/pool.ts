@@ -87,8 +87,10 @@ export function workerPool<J>(
   for (let i = 0; i < workers; i++) wg.go(pullCtx, work, { name: `${name} ${i + 1}` });
 
   let grace: ReturnType<typeof setTimeout> | undefined;
+  let exited = false;
   // Workers always exit (pullCtx ends on drain, abort, or when ctx ends), so this wait needs no deadline.
   const finished = wg.wait(background()).then(() => {
+    exited = true;
     if (grace !== undefined) clearTimeout(grace);
     abort(); // everything has exited: release the contexts
     return report;
@@ -100,7 +102,7 @@ export function workerPool<J>(
         throw new TypeError(`WorkerPool.shutdown: graceMs must be a non-negative number, got ${describe(graceMs)}`);
       }
       stopPulling(new Error("worker pool: draining"));
-      if (grace === undefined && graceMs !== Infinity) {
+      if (!exited && grace === undefined && graceMs !== Infinity) {
         grace = setTimeout(() => abort(new Error(`worker pool: grace period of ${graceMs} ms expired`)), graceMs);
       }
       return finished;

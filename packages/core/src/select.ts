@@ -1,6 +1,6 @@
 import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
 import { describe } from "./internal/describe.js";
-import { DoneView, type Task } from "./task.js";
+import { DoneView, taskOf, type Task } from "./task.js";
 
 /** RecvCase is a receive case of {@link select}, made by {@link recv}. */
 export interface RecvCase<T> {
@@ -97,6 +97,25 @@ function commit(cases: readonly SelectCase[], i: number): Fired {
 }
 
 /**
+ * selectingTask finds the task a blocked select belongs to, from its `recv(ctx.done())` case: a task
+ * context's done channel names its task; a context derived from one leads to it through its values.
+ */
+function selectingTask(cases: readonly SelectCase[]): Task<unknown> | undefined {
+  for (const c of cases) {
+    const task = (c as { task?: Task<unknown> }).task;
+    if (task !== undefined) return task;
+  }
+  for (const c of cases) {
+    const owner = (c.channel as Channel<unknown>).owner;
+    if (owner !== undefined) {
+      const task = taskOf(owner);
+      if (task !== undefined) return task;
+    }
+  }
+  return undefined;
+}
+
+/**
  * select waits until one of `cases` can proceed, performs exactly that one and resolves to which it was
  * (Go's `select`). Cases are {@link recv} and {@link send} over any channels, including `ctx.done()` and
  * timer channels ({@link after}, {@link ticker}). When several are ready, one is chosen uniformly at random.
@@ -133,13 +152,10 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     ch.park(w);
   }
   op.waiters = waiters;
-  for (const c of cases) {
-    const task = (c as { task?: Task<unknown> }).task;
-    if (task !== undefined) {
-      op.task = task;
-      task.block(`select (${cases.length} cases)`);
-      break;
-    }
+  const task = selectingTask(cases);
+  if (task !== undefined) {
+    op.task = task;
+    task.block(`select (${cases.length} cases)`);
   }
   return op.promise as Promise<SelectResult<C>>;
 }

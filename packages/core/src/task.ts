@@ -108,7 +108,11 @@ class TaskCtx extends Ctx {
   }
   done(): ReceiveChannel<never> {
     // A view of the parent's done channel that remembers the task, so a select on it can say who is blocked.
-    return (this.#done ??= new DoneView(this.parent.done(), this.task));
+    if (this.#done === undefined) {
+      const parentDone = this.parent.done();
+      this.#done = new DoneView(parentDone instanceof DoneView ? parentDone.channel : parentDone, this.task);
+    }
+    return this.#done;
   }
   err(): Error | undefined {
     return this.parent.err();

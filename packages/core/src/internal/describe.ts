@@ -17,7 +17,7 @@ export function describe(value: unknown): string {
     case "function":
       return `a function${value.name ? ` (${value.name})` : ""}`;
     default: {
-      if (value instanceof Date) return `an invalid Date`;
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? "an invalid Date" : `a Date (${value.toISOString()})`;
       const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
       return typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object";
     }
