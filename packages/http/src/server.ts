@@ -1,0 +1,327 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from "node:http2";
+import { constants as h2 } from "node:http2";
+import {
+  afterFunc,
+  background,
+  cause,
+  DeadlineExceeded,
+  isCanceled,
+  isDeadlineExceeded,
+  withCancelCause,
+  withTimeoutCause,
+  type CancelCauseFunc,
+  type Context,
+} from "@lifeline/core";
+import { ClientDisconnectedError, RequestTimeoutError, ResponseCompleted, ServerShutdownError } from "./errors.js";
+import { incomingBudget } from "./timeout-header.js";
+
+/** HttpContextOptions configure {@link HttpContexts}. */
+export interface HttpContextOptions {
+  /** parent of the server's root context (default background()): ending it ends every request. */
+  readonly parent?: Context;
+  /** timeoutMs bounds every request (default: none). Routes may set their own with `begin(…, { timeoutMs })`. */
+  readonly timeoutMs?: number;
+  /**
+   * maxTimeoutMs caps a budget that arrives in a `timeout-ms`/`grpc-timeout` header (default: `timeoutMs`,
+   * else 60 000): outside input never buys more time than the server allows.
+   */
+  readonly maxTimeoutMs?: number;
+  /** trustTimeoutHeader: honour an incoming budget header at all (default true). */
+  readonly trustTimeoutHeader?: boolean;
+  /** marginMs is subtracted from an incoming budget, for the time the answer takes to travel back (default 5). */
+  readonly marginMs?: number;
+  /** timeoutStatus is sent when a request's deadline passes before anything was sent (default 503). */
+  readonly timeoutStatus?: number;
+  /**
+   * onError hears of handler failures that are server errors (not a client that left, not a timeout).
+   * Default: `console.error`. The response gets a 500 if nothing was sent yet, else its connection is reset.
+   */
+  readonly onError?: (error: unknown, request: { method: string; url: string }) => void;
+}
+
+/** RouteOptions override the server's options for one request. */
+export interface RouteOptions {
+  readonly timeoutMs?: number;
+}
+
+/** HttpStats are the server's own counters, for a live panel or metrics. */
+export interface HttpStats {
+  /** requests counts every request that got a context. */
+  requests: number;
+  /** inFlight counts requests whose context has not ended. */
+  inFlight: number;
+  /** completed, disconnected, timedOut, shutDown count how contexts ended. */
+  completed: number;
+  disconnected: number;
+  timedOut: number;
+  shutDown: number;
+  /** failed counts handler failures that were server errors (reported through onError). */
+  failed: number;
+}
+
+/** ShutdownReport says how {@link HttpContexts.shutdown} went. */
+export interface ShutdownReport {
+  /** graceful is true when every request finished within the grace period. */
+  graceful: boolean;
+  /** cancelled lists the requests still running at the end of the grace period, whose contexts were cancelled. */
+  cancelled: Array<{ method: string; url: string; runningMs: number }>;
+}
+
+type Responder = {
+  readonly headersSent: boolean;
+  readonly writableEnded: boolean;
+  once(event: "close" | "finish", listener: () => void): unknown;
+  removeListener(event: "close" | "finish", listener: () => void): unknown;
+};
+
+/** One in-flight request: its context, how to end it, and how to answer it when it times out. */
+class Flight {
+  prev: Flight | null = null;
+  next: Flight | null = null;
+  ended = false;
+  constructor(
+    readonly ctx: Context,
+    readonly end: CancelCauseFunc,
+    readonly method: string,
+    readonly url: string,
+    readonly startedAt: number,
+  ) {}
+}
+
+function positive(name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== "number" || Number.isNaN(v) || v < 0) {
+    throw new TypeError(`HttpContexts: ${name} must be a non-negative number of milliseconds, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * HttpContexts makes a context for every incoming HTTP request, derived from one server root context, and
+ * ends it — synchronously, the moment Node tells us — when:
+ *  - the client disconnects (seen on the response side: `close` before the response ended, never `req`
+ *    `close`, which fires when the body has been read; shared/PITFALLS.md), cause {@link ClientDisconnectedError};
+ *  - the response has been fully sent, cause {@link ResponseCompleted} (not an error);
+ *  - its deadline passes (server or route timeout, or the caller's `timeout-ms` budget, clamped), err
+ *    DeadlineExceeded, cause {@link RequestTimeoutError}, and a 503 if nothing was sent yet;
+ *  - the server shuts down past its grace period, cause {@link ServerShutdownError}.
+ *
+ * Adapters for node:http/https, HTTP/2, Express, Fastify and Hono all use {@link HttpContexts.begin}.
+ */
+export class HttpContexts {
+  /** ctx is the server's root context (Go's BaseContext): parent of every request context. */
+  readonly ctx: Context;
+  /** stats are live counters. */
+  readonly stats: HttpStats = { requests: 0, inFlight: 0, completed: 0, disconnected: 0, timedOut: 0, shutDown: 0, failed: 0 };
+  readonly #cancelRoot: CancelCauseFunc;
+  readonly #timeoutMs: number;
+  readonly #maxTimeoutMs: number;
+  readonly #trustHeader: boolean;
+  readonly #marginMs: number;
+  readonly #timeoutStatus: number;
+  readonly #onError: (error: unknown, request: { method: string; url: string }) => void;
+  #first: Flight | null = null;
+  #last: Flight | null = null;
+  #drained: (() => void) | undefined = undefined;
+  readonly #sessions = new Set<Http2Session>();
+
+  constructor(options: HttpContextOptions = {}) {
+    const [ctx, cancel] = withCancelCause(options.parent ?? background());
+    this.ctx = ctx;
+    this.#cancelRoot = cancel;
+    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, Infinity);
+    this.#maxTimeoutMs = positive("maxTimeoutMs", options.maxTimeoutMs, Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 60_000);
+    this.#trustHeader = options.trustTimeoutHeader ?? true;
+    this.#marginMs = positive("marginMs", options.marginMs, 5);
+    this.#timeoutStatus = options.timeoutStatus ?? 503;
+    this.#onError = options.onError ?? ((error, r) => console.error(`lifeline/http: ${r.method} ${r.url} failed:`, error));
+  }
+
+  /**
+   * begin makes the context for one request and watches the response to end it. It returns the context;
+   * the caller never needs to cancel it (it ends with the response at the latest).
+   */
+  begin(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, route?: RouteOptions): Context {
+    if ("stream" in req && req.stream !== undefined) this.#trackSession(req.stream.session);
+    return this.#begin(req.headers, req.method ?? "GET", req.url ?? "/", res, route, () => {
+      const r = res as ServerResponse;
+      if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain", connection: "close" }).end("request timed out\n");
+    });
+  }
+
+  /** beginStream is {@link begin} for the raw HTTP/2 stream API (`server.on("stream")`): a reset stream is a disconnect. */
+  beginStream(stream: ServerHttp2Stream, headers: H2Headers, route?: RouteOptions): Context {
+    this.#trackSession(stream.session);
+    const method = String(headers[":method"] ?? "GET");
+    const url = String(headers[":path"] ?? "/");
+    return this.#begin(headers, method, url, stream, route, () => {
+      if (!stream.headersSent && !stream.destroyed) {
+        stream.respond({ ":status": this.#timeoutStatus, "content-type": "text/plain" });
+        stream.end("request timed out\n");
+      }
+    });
+  }
+
+  #trackSession(session: Http2Session | undefined): void {
+    if (session === undefined || this.#sessions.has(session)) return;
+    this.#sessions.add(session);
+    session.once("close", () => this.#sessions.delete(session));
+  }
+
+  #begin(
+    headers: IncomingHttpHeaders | H2Headers,
+    method: string,
+    url: string,
+    res: Responder,
+    route: RouteOptions | undefined,
+    answerTimeout: () => void,
+  ): Context {
+    this.stats.requests++;
+    this.stats.inFlight++;
+    const [base, end] = withCancelCause(this.ctx);
+    let ctx = base;
+    let timeout = route?.timeoutMs ?? this.#timeoutMs;
+    let source: "server" | "header" = "server";
+    if (this.#trustHeader) {
+      const budget = incomingBudget(headers as Record<string, string | string[] | undefined>);
+      if (budget !== undefined) {
+        const allowed = Math.min(budget, this.#maxTimeoutMs) - this.#marginMs;
+        if (allowed < timeout) {
+          timeout = allowed;
+          source = "header";
+        }
+      }
+    }
+    let stopTimer: (() => unknown) | undefined;
+    let stopAnswer: (() => unknown) | undefined;
+    if (Number.isFinite(timeout)) {
+      [ctx, stopTimer] = withTimeoutCause(base, timeout, new RequestTimeoutError(Math.max(0, timeout), source));
+      stopAnswer = afterFunc(ctx, () => {
+        if (ctx.err() === DeadlineExceeded && !res.writableEnded) answerTimeout();
+      });
+    }
+    const flight = new Flight(ctx, end, method, url, Date.now());
+    this.#link(flight);
+
+    const finish = (why: unknown): void => {
+      if (flight.ended) return;
+      flight.ended = true;
+      res.removeListener("close", onClose);
+      res.removeListener("finish", onFinish);
+      if (ctx.err() === undefined) {
+        stopAnswer?.();
+        end(why);
+      }
+      stopTimer?.();
+      this.#settle(flight, ctx);
+    };
+    const onFinish = (): void => finish(ResponseCompleted);
+    const onClose = (): void => finish(res.writableEnded ? ResponseCompleted : new ClientDisconnectedError(method, url));
+    res.once("finish", onFinish);
+    res.once("close", onClose);
+    return ctx;
+  }
+
+  #settle(flight: Flight, ctx: Context): void {
+    const why = cause(ctx);
+    if (why === ResponseCompleted) this.stats.completed++;
+    else if (why instanceof ClientDisconnectedError) this.stats.disconnected++;
+    else if (why instanceof ServerShutdownError) this.stats.shutDown++;
+    else if (ctx.err() === DeadlineExceeded) this.stats.timedOut++;
+    this.stats.inFlight--;
+    this.#unlink(flight);
+  }
+
+  #link(f: Flight): void {
+    f.prev = this.#last;
+    if (this.#last === null) this.#first = f;
+    else this.#last.next = f;
+    this.#last = f;
+  }
+
+  #unlink(f: Flight): void {
+    if (f.prev === null) this.#first = f.next;
+    else f.prev.next = f.next;
+    if (f.next === null) this.#last = f.prev;
+    else f.next.prev = f.prev;
+    f.prev = f.next = null;
+    if (this.#first === null) this.#drained?.();
+  }
+
+  /**
+   * failed handles a handler's failure: a client that left or a deadline is counted, not logged (its
+   * context already says why); anything else is reported through onError and answered with a 500, or with
+   * a reset connection when the response had started.
+   */
+  failed(error: unknown, ctx: Context, request: { method: string; url: string }, res: ServerResponse | Http2ServerResponse): void {
+    const why = cause(ctx);
+    if (ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) return;
+    if (why instanceof ClientDisconnectedError) return;
+    this.stats.failed++;
+    this.#onError(error, request);
+    const r = res as ServerResponse;
+    if (!r.headersSent) r.writeHead(500, { "content-type": "text/plain" }).end("internal server error\n");
+    else r.destroy();
+  }
+
+  /**
+   * handler wraps `fn(ctx, req, res)` as a node:http / node:https / HTTP/2-compat request listener. fn may
+   * return a promise; a rejection is handled as {@link HttpContexts.failed} describes. The context is NOT
+   * ended when fn returns (a stream or SSE may go on): it ends when the response does.
+   */
+  handler<Req extends IncomingMessage | Http2ServerRequest, Res extends ServerResponse | Http2ServerResponse>(
+    fn: (ctx: Context, req: Req, res: Res) => unknown,
+    route?: RouteOptions,
+  ): (req: Req, res: Res) => void {
+    if (typeof fn !== "function") throw new TypeError(`HttpContexts.handler: fn must be a function, got ${typeof fn}`);
+    return (req, res) => {
+      const ctx = this.begin(req, res, route);
+      const request = { method: req.method ?? "GET", url: req.url ?? "/" };
+      try {
+        const result = fn(ctx, req, res) as PromiseLike<unknown> | undefined;
+        if (typeof result?.then === "function") result.then(undefined, (error: unknown) => this.failed(error, ctx, request, res));
+      } catch (error) {
+        this.failed(error, ctx, request, res);
+      }
+    };
+  }
+
+  /**
+   * shutdown stops the server gracefully: it stops accepting connections and closes idle keep-alive ones
+   * (HTTP/2 sessions get a GOAWAY), lets in-flight requests finish for up to `graceMs`, then cancels the
+   * contexts of those still running with {@link ServerShutdownError} and closes every connection. It
+   * resolves, once the server has closed, with what was still running.
+   */
+  async shutdown(
+    server: { close(cb?: (err?: Error) => void): unknown; closeIdleConnections?: () => void; closeAllConnections?: () => void },
+    graceMs: number,
+  ): Promise<ShutdownReport> {
+    if (typeof graceMs !== "number" || Number.isNaN(graceMs) || graceMs < 0) {
+      throw new TypeError(`HttpContexts.shutdown: graceMs must be a non-negative number, got ${String(graceMs)}`);
+    }
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections?.();
+    for (const s of this.#sessions) s.close(); // GOAWAY: no new streams, in-flight ones continue
+    const report: ShutdownReport = { graceful: true, cancelled: [] };
+    if (this.#first !== null) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
+      clearTimeout(timer);
+      this.#drained = undefined;
+    }
+    if (this.#first !== null) {
+      report.graceful = false;
+      const now = Date.now();
+      for (let f: Flight | null = this.#first; f !== null; f = f.next) report.cancelled.push({ method: f.method, url: f.url, runningMs: now - f.startedAt });
+    }
+    this.#cancelRoot(new ServerShutdownError(graceMs));
+    server.closeAllConnections?.();
+    for (const s of this.#sessions) s.destroy(undefined, h2.NGHTTP2_CANCEL);
+    await closed;
+    return report;
+  }
+}
