@@ -15,6 +15,7 @@ import { Canceled, DeadlineExceeded, DeadlineExceededError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
+import { tracker } from "./track.js";
 
 /**
  * CancelFunc ends its context with {@link Canceled}. It does not wait for the work to stop. It is idempotent:
@@ -161,6 +162,12 @@ export class CancelCtx extends Ctx implements Listener, Source {
     }
   }
 
+  /** @internal tracked tells a tracker about a context with a cancel function, once it is fully made. */
+  tracked(): this {
+    if (tracker !== undefined && this.#err === undefined) tracker.begin("context", this, this.toString());
+    return this;
+  }
+
   /**
    * attach makes `listener` hear, synchronously, that `ctx` ended; ctx must be live. It returns where the
    * listener is attached (detach from it when no longer interested), or undefined when ctx never ends.
@@ -248,6 +255,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
    */
   cancel(err: Error, why: unknown): void {
     if (this.#err !== undefined) return;
+    if (tracker !== undefined) tracker.end(this);
     batchDepth++;
     this.#err = err;
     this.#cause = why ?? err;
@@ -421,7 +429,7 @@ export { KIND_CANCEL, KIND_DEADLINE, KIND_SIGNAL };
  */
 export function withCancel(parent: Context): [ctx: Context, cancel: CancelFunc] {
   checkParent("withCancel", parent);
-  const ctx = new CancelCtx(parent, KIND_CANCEL);
+  const ctx = new CancelCtx(parent, KIND_CANCEL).tracked();
   return [ctx, () => ctx.cancel(Canceled, Canceled)];
 }
 
@@ -433,7 +441,7 @@ export function withCancel(parent: Context): [ctx: Context, cancel: CancelFunc] 
  */
 export function withCancelCause(parent: Context): [ctx: Context, cancel: CancelCauseFunc] {
   checkParent("withCancelCause", parent);
-  const ctx = new CancelCtx(parent, KIND_CANCEL);
+  const ctx = new CancelCtx(parent, KIND_CANCEL).tracked();
   return [ctx, (why?: unknown) => ctx.cancel(Canceled, why ?? Canceled)];
 }
 
@@ -452,6 +460,7 @@ export function withSignal(parent: Context, signal: AbortSignal): [ctx: Context,
   if (!isSignalLike(signal)) throw new TypeError(`withSignal: signal must be an AbortSignal, got ${describe(signal)}`);
   const ctx = new CancelCtx(parent, KIND_SIGNAL);
   ctx.adoptSignal(signal);
+  ctx.tracked();
   return [ctx, () => ctx.cancel(Canceled, Canceled)];
 }
 

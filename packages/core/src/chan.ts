@@ -3,6 +3,7 @@ import { isContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
+import { tracker } from "./track.js";
 import { taskOf, type Task } from "./task.js";
 
 /**
@@ -168,15 +169,16 @@ export class Op implements Listener {
       this.task.unblock();
       this.task = undefined;
     }
+    if (tracker !== undefined) tracker.end(this);
   }
 
-  /** blockTask records, on the task `ctx` belongs to (if any), that it now waits on this op. */
-  blockTask(ctx: Context, what: string): void {
-    const task = taskOf(ctx);
+  /** parked records that this op now waits on `what`: on its task (found from ctx, if any), and for a tracker. */
+  parked(ctx: Context | undefined, what: string, task = ctx === undefined ? undefined : taskOf(ctx)): void {
     if (task !== undefined) {
       this.task = task;
       task.block(what);
     }
+    if (tracker !== undefined) tracker.begin("wait", this, what);
   }
 }
 
@@ -247,7 +249,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     op.waiters = w;
     this.park(w);
     op.source = CancelCtx.attach(ctx, op);
-    op.blockTask(ctx, "chan recv");
+    op.parked(ctx, "chan recv");
     return op.promise as Promise<RecvResult<T>>;
   }
 
@@ -270,7 +272,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     op.waiters = w;
     this.park(w);
     op.source = CancelCtx.attach(ctx, op);
-    op.blockTask(ctx, "chan send");
+    op.parked(ctx, "chan send");
     return op.promise as Promise<void>;
   }
 

@@ -28,6 +28,7 @@ function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context,
   const kind = due === Infinity || (current !== undefined && current < due) ? KIND_CANCEL : KIND_DEADLINE;
   const ctx = newCancelCtx(parent, kind);
   if (kind === KIND_DEADLINE) ctx.setDeadline(due, why);
+  ctx.tracked();
   return [ctx, () => ctx.cancel(Canceled, Canceled)];
 }
 

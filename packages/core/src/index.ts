@@ -40,3 +40,4 @@ export { WaitGroup } from "./waitgroup.js";
 export { ErrGroup, withErrGroup } from "./errgroup.js";
 export { Semaphore } from "./semaphore.js";
 export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./pool.js";
+export { setTracker, type Tracker, type TrackKind } from "./track.js";

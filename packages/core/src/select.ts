@@ -152,11 +152,7 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     ch.park(w);
   }
   op.waiters = waiters;
-  const task = selectingTask(cases);
-  if (task !== undefined) {
-    op.task = task;
-    task.block(`select (${cases.length} cases)`);
-  }
+  op.parked(undefined, `select (${cases.length} cases)`, selectingTask(cases));
   return op.promise as Promise<SelectResult<C>>;
 }
 

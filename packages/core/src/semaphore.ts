@@ -1,6 +1,7 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
 import { isContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
+import { tracker } from "./track.js";
 import { taskOf, type Task } from "./task.js";
 
 class Acquire implements Listener {
@@ -27,11 +28,13 @@ class Acquire implements Listener {
     this.#source = CancelCtx.attach(ctx, this);
     this.#task = taskOf(ctx);
     this.#task?.block(`semaphore acquire ${n}`);
+    if (tracker !== undefined) tracker.begin("wait", this, `semaphore acquire ${n}`);
   }
   #finish(): void {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#task?.unblock();
+    if (tracker !== undefined) tracker.end(this);
   }
   grant(): void {
     this.#finish();

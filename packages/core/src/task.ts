@@ -1,8 +1,10 @@
+import { CancelCtx, type Listener, type Source } from "./cancel.js";
 import type { ReceiveChannel, RecvResult } from "./chan.js";
 import { contextName, Ctx, isContext, Key, MISS, type Context } from "./context.js";
 import { isCanceled, isDeadlineExceeded } from "./errors.js";
 import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
+import { tracker } from "./track.js";
 
 /** TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one), or `done`. */
 export type TaskState = "running" | "blocked" | "done";
@@ -158,7 +160,7 @@ export function taskOf(ctx: Context): Task<unknown> | undefined {
  * While the task runs it is in the registry ({@link tasks}) with its state, what it is blocked on and since
  * when; once it settles, the registry forgets it.
  */
-export class Task<T> implements PromiseLike<T> {
+export class Task<T> implements PromiseLike<T>, Listener {
   /** id is unique in this process, increasing. */
   readonly id: number;
   /** name is the name given in the options, else the function's name, else "task". */
@@ -175,6 +177,14 @@ export class Task<T> implements PromiseLike<T> {
   #observed = false;
   readonly #promise: Promise<T>;
   readonly #settled: Promise<void>;
+  #ctxEndedAt: number | undefined = undefined;
+  #source: Source | undefined = undefined;
+  /** @internal */
+  prevSibling: Listener | null = null;
+  /** @internal */
+  nextSibling: Listener | null = null;
+  /** @internal */
+  attachedTo: CancelCtx | null = null;
   /** @internal */
   prevLive: Task<unknown> | null = null;
   /** @internal */
@@ -187,6 +197,9 @@ export class Task<T> implements PromiseLike<T> {
     this.ctx = new TaskCtx(parent, this as Task<unknown>);
     this.createdAt = this.#since = Date.now();
     this.stack = stack;
+    // Hear when the task's context ends, to measure how long the task takes to stop (time-to-stop).
+    if (parent.err() !== undefined) this.#ctxEndedAt = this.createdAt;
+    else this.#source = CancelCtx.attach(parent, this);
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs.
     this.#promise = Promise.resolve(this.ctx).then(fn);
@@ -209,6 +222,21 @@ export class Task<T> implements PromiseLike<T> {
   /** since is when the task entered its current state (epoch ms). */
   get since(): number {
     return this.#since;
+  }
+
+  /**
+   * ctxEndedAt is when the task's context ended (epoch ms), or undefined while it is live. For a done task,
+   * `since - ctxEndedAt` is how long it took to stop after cancellation; for a running one, how long it has
+   * been ignoring it.
+   */
+  get ctxEndedAt(): number | undefined {
+    return this.#ctxEndedAt;
+  }
+
+  /** @internal */
+  ended(): void {
+    this.#source = undefined;
+    this.#ctxEndedAt = Date.now();
   }
 
   then<R1 = T, R2 = never>(
@@ -235,6 +263,8 @@ export class Task<T> implements PromiseLike<T> {
   }
 
   #finish(): void {
+    this.#source?.detach(this);
+    this.#source = undefined;
     this.#state = "done";
     this.#blockedOn = undefined;
     this.#since = Date.now();
@@ -261,6 +291,7 @@ export class Task<T> implements PromiseLike<T> {
 }
 
 function register(t: Task<unknown>): void {
+  if (tracker !== undefined) tracker.begin("task", t, t.name);
   t.prevLive = lastLive;
   if (lastLive === null) firstLive = t;
   else lastLive.nextLive = t;
@@ -275,6 +306,7 @@ function unregister(t: Task<unknown>): void {
   else t.nextLive.prevLive = t.prevLive;
   t.prevLive = t.nextLive = null;
   liveCount--;
+  if (tracker !== undefined) tracker.end(t);
 }
 
 /**

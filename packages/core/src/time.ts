@@ -3,6 +3,7 @@ import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
 import { isContext, type Context } from "./context.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
+import { tracker } from "./track.js";
 import { taskOf, type Task } from "./task.js";
 
 function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
@@ -40,20 +41,26 @@ class Sleep implements Listener {
     this.#source = CancelCtx.attach(ctx, this);
     this.#task = taskOf(ctx);
     this.#task?.block(`sleep ${ms}ms`);
+    if (tracker !== undefined) tracker.begin("wait", this, `sleep ${ms}ms`);
   }
 
   wake(): void {
     this.#source?.detach(this);
     this.#source = undefined;
-    this.#task?.unblock();
+    this.#finish();
     this.#resolve();
   }
 
   ended(err: Error): void {
     this.#alarm?.stop();
     this.#source = undefined;
-    this.#task?.unblock();
+    this.#finish();
     this.#reject(err);
+  }
+
+  #finish(): void {
+    this.#task?.unblock();
+    if (tracker !== undefined) tracker.end(this);
   }
 }
 
@@ -94,10 +101,12 @@ class Ticker implements Listener {
   readonly #interval: ReturnType<typeof setInterval>;
   constructor(ms: number) {
     this.#interval = setInterval(tick, ms, this.channel);
+    if (tracker !== undefined) tracker.begin("timer", this, `ticker ${ms}ms`);
   }
   ended(): void {
     clearInterval(this.#interval);
     if (!this.channel.closed) this.channel.closeNow();
+    if (tracker !== undefined) tracker.end(this);
   }
 }
 

@@ -1,6 +1,7 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
 import { isContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
+import { tracker } from "./track.js";
 import { go, taskOf, type Task, type TaskOptions } from "./task.js";
 
 class Wait implements Listener {
@@ -23,11 +24,13 @@ class Wait implements Listener {
     this.#source = CancelCtx.attach(ctx, this);
     this.#task = taskOf(ctx);
     this.#task?.block("WaitGroup.wait");
+    if (tracker !== undefined) tracker.begin("wait", this, "WaitGroup.wait");
   }
   #finish(): void {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#task?.unblock();
+    if (tracker !== undefined) tracker.end(this);
   }
   release(): void {
     this.#finish();
