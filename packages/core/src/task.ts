@@ -335,7 +335,7 @@ export function go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, op
 function creationSite(): string | undefined {
   const lines = new Error().stack?.split("\n") ?? [];
   // Drop the message line and our own frames (creationSite, go, and any lifeline wrapper like WaitGroup.go).
-  const site = lines.slice(1).filter((l) => !/[\\/]core[\\/]dist[\\/]/.test(l));
+  const site = lines.slice(1).filter((l) => !/[\\/]core[\\/]dist[\\/]|\(node:internal|at node:internal/.test(l));
   return site.map((l) => l.trim()).join("\n  ") || undefined;
 }
 
