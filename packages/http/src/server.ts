@@ -144,9 +144,11 @@ export class HttpContexts {
    */
   begin(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, route?: RouteOptions): Context {
     if ("stream" in req && req.stream !== undefined) this.#trackSession(req.stream.session);
+    // HTTP/2 forbids connection-specific headers: the compat layer drops them with an UnsupportedWarning.
+    const headers = req.httpVersionMajor >= 2 ? { "content-type": "text/plain" } : { "content-type": "text/plain", connection: "close" };
     return this.#begin(req.headers, req.method ?? "GET", req.url ?? "/", res, route, () => {
       const r = res as ServerResponse;
-      if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain", connection: "close" }).end("request timed out\n");
+      if (!r.headersSent) r.writeHead(this.#timeoutStatus, headers).end("request timed out\n");
     });
   }
 
@@ -209,10 +211,10 @@ export class HttpContexts {
       flight.ended = true;
       res.removeListener("close", onClose);
       res.removeListener("finish", onFinish);
-      if (ctx.err() === undefined) {
-        stopAnswer?.();
-        end(why);
-      }
+      if (ctx.err() === undefined) stopAnswer?.();
+      // Always, even when the deadline already ended ctx: until base ends it stays linked in the root's
+      // children (a timed-out request would leak one context). It does not change ctx's cause.
+      end(why);
       stopTimer?.();
       this.#settle(flight, ctx);
     };
@@ -252,17 +254,21 @@ export class HttpContexts {
   /**
    * failed handles a handler's failure: a client that left or a deadline is counted, not logged (its
    * context already says why); anything else is reported through onError and answered with a 500, or with
-   * a reset connection when the response had started.
+   * a reset connection when the response had started. It returns true when the failure was reported as a
+   * server error. Without `res` it only classifies and reports: a framework adapter answers in the
+   * framework's own way.
    */
-  failed(error: unknown, ctx: Context, request: { method: string; url: string }, res: ServerResponse | Http2ServerResponse): void {
+  failed(error: unknown, ctx: Context, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
     const why = cause(ctx);
-    if (ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) return;
-    if (why instanceof ClientDisconnectedError) return;
+    if (ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) return false;
+    if (why instanceof ClientDisconnectedError) return false;
     this.stats.failed++;
     this.#onError(error, request);
+    if (res === undefined) return true;
     const r = res as ServerResponse;
     if (!r.headersSent) r.writeHead(500, { "content-type": "text/plain" }).end("internal server error\n");
     else r.destroy();
+    return true;
   }
 
   /**

@@ -1,0 +1,78 @@
+// @lifeline/http/express: request contexts for Express 5.
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { Context } from "@lifeline/core";
+import { HttpContexts, type RouteOptions } from "./server.js";
+import { abandon, clientError } from "./internal/settle.js";
+
+declare global {
+  // Express's own augmentation point: `Express.Request` is merged into every `req`.
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /**
+       * ctx is the request's context, set by {@link lifeline}: it ends when the client leaves, when the
+       * response has been sent, at the request's deadline, or when the server shuts down.
+       */
+      ctx: Context;
+    }
+  }
+}
+
+function checkContexts(fn: string, contexts: unknown): void {
+  if (!(contexts instanceof HttpContexts)) {
+    throw new TypeError(`${fn}: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
+  }
+}
+
+/**
+ * lifeline returns an Express middleware that gives every request passing through it a context,
+ * `req.ctx`, made by `contexts.begin(req, res, route)`: it ends when the client disconnects, when the
+ * response has been fully sent, at the deadline (server timeout, `route.timeoutMs`, or the caller's
+ * `timeout-ms` budget; a 503 is sent if nothing was), or when `contexts.shutdown` gives up waiting.
+ *
+ * Mount it app-wide (`app.use(lifeline(contexts))`) or on the routes that need a ctx; a route with its own
+ * timeout mounts it there (`app.get("/report", lifeline(contexts, { timeoutMs: 60_000 }), h)`), before any
+ * app-wide one sees the request. A request gets one ctx: a second lifeline on its path passes it on
+ * untouched, or, if it asks for route options, fails the request with a TypeError (a ctx's deadline
+ * cannot be moved once it exists).
+ *
+ * It does not end the ctx when the handler returns (a stream may go on), does not read the body, and does
+ * not catch handler failures: add {@link errorHandler} after the routes for that. The caller owns
+ * `contexts` (its options, stats and `shutdown`).
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts}.
+ */
+export function lifeline(contexts: HttpContexts, route?: RouteOptions): RequestHandler {
+  checkContexts("lifeline", contexts);
+  return function lifeline(req, res, next) {
+    if ((req as { ctx?: Context }).ctx !== undefined) {
+      if (route === undefined) return next();
+      return next(new TypeError(`lifeline: ${req.method} ${req.originalUrl} already has a ctx; mount lifeline with route options before any app-wide lifeline`));
+    }
+    req.ctx = contexts.begin(req, res, route);
+    next();
+  };
+}
+
+/**
+ * errorHandler returns an Express error-handling middleware that gives handler failures lifeline's
+ * semantics (see `HttpContexts.failed`): a failure because the client left, or because the ctx's deadline
+ * passed or the server shut down, is not reported (the ctx's cause already says why; a disconnect is counted
+ * in `contexts.stats.disconnected`); any other failure is reported once through the `onError` option and
+ * answered with a 500 (or a reset connection when the response had started).
+ *
+ * A request whose ctx ended while its handler ran, with nothing sent and the connection still open (a
+ * cancelled parent context), gets a 503 rather than no answer. Errors carrying a 4xx `status`/`statusCode`,
+ * and errors of requests that never passed through {@link lifeline}, go on to the next error handler
+ * (Express's default answers them). Mount it after the routes: `app.use(errorHandler(contexts))`.
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts}.
+ */
+export function errorHandler(contexts: HttpContexts): ErrorRequestHandler {
+  checkContexts("errorHandler", contexts);
+  return function lifelineErrors(error: unknown, req, res, next) {
+    const ctx = (req as { ctx?: Context }).ctx;
+    if (ctx === undefined || clientError(error) !== undefined) return next(error);
+    if (!contexts.failed(error, ctx, { method: req.method, url: req.originalUrl }, res)) abandon(res);
+  };
+}

@@ -1,0 +1,112 @@
+// @lifeline/http/hono: request contexts for Hono 4 served by @hono/node-server.
+import type { Context as HonoContext, ErrorHandler, MiddlewareHandler } from "hono";
+import type { Http2Bindings, HttpBindings } from "@hono/node-server";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { Context } from "@lifeline/core";
+import { HttpContexts, type RouteOptions } from "./server.js";
+import { clientError, isOpen } from "./internal/settle.js";
+
+/** LifelineVariables are the variables {@link lifeline} sets: `c.get("ctx")` / `c.var.ctx`. */
+export type LifelineVariables = {
+  /**
+   * ctx is the request's context: it ends when the client leaves, when the response has been sent, at the
+   * request's deadline, or when the server shuts down.
+   */
+  ctx: Context;
+};
+
+/**
+ * LifelineEnv is the Hono env of an app that uses {@link lifeline}: `new Hono<LifelineEnv>()`, or merge it
+ * into your own (`{ Bindings: …; Variables: LifelineVariables & MyVariables }`).
+ */
+export type LifelineEnv = {
+  Bindings: HttpBindings | Http2Bindings;
+  Variables: LifelineVariables;
+};
+
+function checkContexts(fn: string, contexts: unknown): void {
+  if (!(contexts instanceof HttpContexts)) {
+    throw new TypeError(`${fn}: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
+  }
+}
+
+function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  if (env?.incoming === undefined || env.outgoing === undefined) {
+    throw new TypeError("lifeline: c.env has no incoming/outgoing: serve the app with @hono/node-server (serve or getRequestListener)");
+  }
+  return env as HttpBindings;
+}
+
+/**
+ * lifeline returns a Hono middleware that gives every request passing through it a context, `c.var.ctx`,
+ * made by `contexts.begin(incoming, outgoing, route)` from the node request and response that
+ * `@hono/node-server` puts in `c.env` (HTTP/1, HTTPS and HTTP/2 alike). The ctx ends when the client
+ * disconnects — also under HTTP/2, where `c.req.raw.signal` never fires (honojs/node-server#398) — when the
+ * response has been fully sent (a streamed body keeps it live until its end), at the deadline (server
+ * timeout, `route.timeoutMs`, or the caller's `timeout-ms` budget; a 503 is sent if nothing was), or when
+ * `contexts.shutdown` gives up waiting.
+ *
+ * Mount it app-wide (`app.use(lifeline(contexts))`) or per route; a route with its own timeout registers
+ * it before any app-wide one matches (`app.get("/report", lifeline(contexts, { timeoutMs: 60_000 }), h)`
+ * first). A request gets one ctx: a second lifeline on its path passes it on, or throws a TypeError if it
+ * asks for route options. When the deadline's 503 has already been written, it tells @hono/node-server not
+ * to write the handler's late response.
+ *
+ * It does not catch handler failures (Hono hands them to `app.onError`: use {@link errorHandler}) and does
+ * not work without @hono/node-server (other runtimes have no node response to watch).
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts}.
+ */
+export function lifeline(contexts: HttpContexts, route?: RouteOptions): MiddlewareHandler<LifelineEnv> {
+  checkContexts("lifeline", contexts);
+  return async function lifeline(c, next) {
+    const { incoming, outgoing } = bindings(c);
+    if ((c.var as Partial<LifelineVariables>).ctx !== undefined) {
+      if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
+      return next();
+    }
+    c.set("ctx", contexts.begin(incoming, outgoing, route));
+    await next();
+    // Someone answered on the node response directly (the deadline's 503): writing c.res would throw.
+    if (outgoing.headersSent) {
+      c.res = undefined; // so the setter does not copy c.res's headers into the shared constant
+      c.res = RESPONSE_ALREADY_SENT;
+    }
+  };
+}
+
+/**
+ * errorHandler returns a Hono error handler, for `app.onError(errorHandler(contexts))`, that gives handler
+ * failures lifeline's semantics (see `HttpContexts.failed`): a failure because the client left, or because
+ * the ctx's deadline passed or the server shut down, is not reported (the ctx's cause says why; a
+ * disconnect is counted in `contexts.stats.disconnected`) and answered with a 503 if the connection is
+ * still open; any other failure is reported once through the `onError` option and answered with a 500.
+ *
+ * Errors that carry their own response (`HTTPException`) or a 4xx status, and requests without a ctx,
+ * are answered as Hono's default handler does, without reporting.
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts}.
+ */
+export function errorHandler(contexts: HttpContexts): ErrorHandler<LifelineEnv> {
+  checkContexts("errorHandler", contexts);
+  return function lifelineErrors(error, c) {
+    if ("getResponse" in error) {
+      const res = error.getResponse();
+      return c.newResponse(res.body, res);
+    }
+    const ctx = (c.var as Partial<LifelineVariables>).ctx;
+    const status = clientError(error);
+    if (status !== undefined) return c.text(error.message, status as 400);
+    if (ctx === undefined) {
+      console.error(error);
+      return c.text("Internal Server Error", 500);
+    }
+    const { incoming, outgoing } = bindings(c);
+    const reported = contexts.failed(error, ctx, { method: incoming.method ?? c.req.method, url: incoming.url ?? c.req.path });
+    // A response already written (the deadline's 503) is left alone by lifeline's middleware; one whose
+    // client left cannot be written to.
+    if (!isOpen(outgoing)) return c.body(null, 503);
+    return reported ? c.text("internal server error\n", 500) : c.text("request canceled\n", 503);
+  };
+}
