@@ -146,7 +146,8 @@ export class HttpContexts {
     if ("stream" in req && req.stream !== undefined) this.#trackSession(req.stream.session);
     // HTTP/2 forbids connection-specific headers: the compat layer drops them with an UnsupportedWarning.
     const headers = req.httpVersionMajor >= 2 ? { "content-type": "text/plain" } : { "content-type": "text/plain", connection: "close" };
-    return this.#begin(req.headers, req.method ?? "GET", req.url ?? "/", res, route, () => {
+    // Http2ServerResponse emits 'finish' on every stream close, a reset too: check writableEnded on both events.
+    return this.#begin(req.headers, req.method ?? "GET", req.url ?? "/", res, route, () => !res.writableEnded, () => {
       const r = res as ServerResponse;
       if (!r.headersSent) r.writeHead(this.#timeoutStatus, headers).end("request timed out\n");
     });
@@ -157,7 +158,8 @@ export class HttpContexts {
     this.#trackSession(stream.session);
     const method = String(headers[":method"] ?? "GET");
     const url = String(headers[":path"] ?? "/");
-    return this.#begin(headers, method, url, stream, route, () => {
+    // A reset stream ends its writable side and emits 'finish': only `aborted` tells that the peer left first.
+    return this.#begin(headers, method, url, stream, route, () => stream.aborted, () => {
       if (!stream.headersSent && !stream.destroyed) {
         stream.respond({ ":status": this.#timeoutStatus, "content-type": "text/plain" });
         stream.end("request timed out\n");
@@ -177,6 +179,7 @@ export class HttpContexts {
     url: string,
     res: Responder,
     route: RouteOptions | undefined,
+    left: () => boolean,
     answerTimeout: () => void,
   ): Context {
     this.stats.requests++;
@@ -218,8 +221,8 @@ export class HttpContexts {
       stopTimer?.();
       this.#settle(flight, ctx);
     };
-    const onFinish = (): void => finish(ResponseCompleted);
-    const onClose = (): void => finish(res.writableEnded ? ResponseCompleted : new ClientDisconnectedError(method, url));
+    const onFinish = (): void => finish(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
+    const onClose = onFinish;
     res.once("finish", onFinish);
     res.once("close", onClose);
     return ctx;
