@@ -1,0 +1,4 @@
+import { conformance } from "./conformance.js";
+import { httpTarget } from "./targets.js";
+
+conformance(httpTarget);

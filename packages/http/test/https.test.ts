@@ -1,0 +1,4 @@
+import { conformance } from "./conformance.js";
+import { httpsTarget } from "./targets.js";
+
+conformance(httpsTarget);
