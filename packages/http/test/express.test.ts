@@ -1,0 +1,122 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import express, { type ErrorRequestHandler, type RequestHandler } from "express";
+import { cause, type Context } from "@lifeline/core";
+import { HttpContexts, ResponseCompleted } from "@lifeline/http";
+import { errorHandler, lifeline } from "@lifeline/http/express";
+import { conformance, type Route, type Target } from "./conformance.js";
+import { closer } from "./targets.js";
+import { client, ended, listen, text } from "./support.js";
+
+/** handle runs a neutral route as an Express 5 handler (a rejection goes to the error handlers). */
+function handle(route: Route): RequestHandler {
+  return async (req, res) => {
+    const ctx: Context = req.ctx; // typed by the module augmentation
+    const a = await route.run(ctx, () => text(req));
+    if ("text" in a) {
+      res.status(a.status ?? 200).type("text/plain").send(a.text);
+      return;
+    }
+    res.status(200).type("text/event-stream");
+    for await (const chunk of a.stream) res.write(chunk);
+    res.end();
+  };
+}
+
+const expressTarget: Target = {
+  name: "Express 5",
+  protocol: "http",
+  async start(contexts, routes) {
+    const app = express();
+    const entries = Object.entries(routes);
+    // A route with its own timeout mounts lifeline itself, before the app-wide one sees the request.
+    for (const [path, route] of entries) {
+      if (route.timeoutMs !== undefined) app.all(path, lifeline(contexts, { timeoutMs: route.timeoutMs }), handle(route));
+    }
+    app.use(lifeline(contexts));
+    for (const [path, route] of entries) if (route.timeoutMs === undefined) app.all(path, handle(route));
+    app.use(errorHandler(contexts));
+    const server = createServer(app);
+    return { port: await listen(server), server, close: closer(server) };
+  },
+};
+
+conformance(expressTarget);
+
+describe("@lifeline/http/express", () => {
+  async function start(build: (app: express.Express, contexts: HttpContexts) => void) {
+    const reported: unknown[] = [];
+    const contexts = new HttpContexts({ onError: (e) => reported.push(e) });
+    const app = express();
+    build(app, contexts);
+    const server = createServer(app);
+    const port = await listen(server);
+    const c = client("http", port);
+    return { contexts, reported, c, close: async () => (c.close(), await closer(server)()) };
+  }
+
+  it("refuses a contexts that is not an HttpContexts", () => {
+    assert.throws(() => lifeline({} as HttpContexts), { name: "TypeError", message: /lifeline: contexts must be an HttpContexts, got object/ });
+    assert.throws(() => errorHandler(null as unknown as HttpContexts), { name: "TypeError", message: /errorHandler: contexts must be an HttpContexts, got null/ });
+  });
+
+  it("a second lifeline without options on the same request keeps the first ctx", async () => {
+    const seen: Context[] = [];
+    const s = await start((app, contexts) => {
+      const capture: RequestHandler = (req, _res, next) => (seen.push(req.ctx), next());
+      app.use(lifeline(contexts), capture);
+      app.get("/x", lifeline(contexts), capture, (_req, res) => void res.send("ok"));
+    });
+    try {
+      assert.equal((await s.c.request({ path: "/x" }).done).body, "ok");
+      assert.equal(seen.length, 2);
+      assert.equal(seen[0], seen[1]);
+      assert.equal(s.contexts.stats.requests, 1);
+      await ended(seen[0]!);
+      assert.equal(cause(seen[0]!), ResponseCompleted);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a second lifeline with route options fails the request with a TypeError (500, reported)", async () => {
+    const s = await start((app, contexts) => {
+      app.use(lifeline(contexts));
+      app.get("/x", lifeline(contexts, { timeoutMs: 10 }), (_req, res) => void res.send("unreachable"));
+      app.use(errorHandler(contexts));
+    });
+    try {
+      const r = await s.c.request({ path: "/x" }).done;
+      assert.equal(r.status, 500);
+      assert.equal(s.reported.length, 1);
+      assert.match(String(s.reported[0]), /TypeError: lifeline: GET \/x already has a ctx/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("errorHandler passes 4xx errors on to the next error handler, unreported", async () => {
+    const passed: unknown[] = [];
+    const s = await start((app, contexts) => {
+      app.use(lifeline(contexts));
+      app.get("/teapot", () => {
+        throw Object.assign(new Error("short and stout"), { status: 418 });
+      });
+      app.use(errorHandler(contexts));
+      app.use(((error, _req, res, _next) => {
+        passed.push(error);
+        res.status((error as { status: number }).status).end();
+      }) satisfies ErrorRequestHandler);
+    });
+    try {
+      const r = await s.c.request({ path: "/teapot" }).done;
+      assert.equal(r.status, 418);
+      assert.equal(passed.length, 1);
+      assert.deepEqual(s.reported, []);
+      assert.equal(s.contexts.stats.failed, 0);
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,4 @@
+import { conformance } from "./conformance.js";
+import { fastifyTarget } from "./fastify-target.js";
+
+conformance(fastifyTarget(true));
