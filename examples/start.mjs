@@ -1,5 +1,5 @@
-// `npm start`: the terminal demos of cancellation, one after the other. (The "Generate Report" server
-// replaces this once @lifeline/http lands.)
+// `npm run demos`: the terminal demos of cancellation, one after the other. (`npm start` runs the
+// Generate Report dashboard, examples/server/.)
 import { spawnSync } from "node:child_process";
 
 const demos = [

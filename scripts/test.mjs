@@ -1,4 +1,4 @@
-// Runs every compiled test file (packages/*/dist-test/**/*.test.js) and examples/*.test.mjs with node:test, on whichever `node` is first
+// Runs every compiled test file (packages/*/dist-test/**/*.test.js) and examples/**/*.test.mjs with node:test, on whichever `node` is first
 // on PATH. Node 20's `node --test` takes no globs, so we list the files ourselves.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync, existsSync } from "node:fs";
@@ -6,21 +6,19 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const files = [];
-function walk(dir) {
+function walk(dir, suffix) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) walk(path);
-    else if (name.endsWith(".test.js")) files.push(path);
+    if (statSync(path).isDirectory()) walk(path, suffix);
+    else if (name.endsWith(suffix)) files.push(path);
   }
 }
 for (const pkg of readdirSync(join(root, "packages"))) {
   const dir = join(root, "packages", pkg, "dist-test");
-  if (existsSync(dir)) walk(dir);
+  if (existsSync(dir)) walk(dir, ".test.js");
 }
-// The examples are plain JS programs; their tests sit beside them.
-for (const name of readdirSync(join(root, "examples"))) {
-  if (name.endsWith(".test.mjs")) files.push(join(root, "examples", name));
-}
+// The examples are plain JS programs; their tests sit beside them (examples/**/*.test.mjs).
+walk(join(root, "examples"), ".test.mjs");
 const filter = process.argv.slice(2);
 const selected = filter.length ? files.filter((f) => filter.some((s) => f.includes(s))) : files;
 if (selected.length === 0) {

@@ -1,0 +1,29 @@
+// `npm start`: the Generate Report dashboard on http://127.0.0.1:$PORT (default 3000). Ctrl-C (or SIGTERM)
+// shuts it down gracefully: in-flight requests get 2 s to finish, then their contexts are cancelled; a
+// second Ctrl-C exits at once.
+import { background, cause } from "@lifeline/core";
+import { notifyContext } from "@lifeline/node";
+import { startApp } from "./app.mjs";
+
+const GRACE_MS = 2_000;
+const port = Number(process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT must be a port number, got "${process.env.PORT}"`);
+  process.exit(2);
+}
+
+const [ctx, stop] = notifyContext(background());
+try {
+  const app = await startApp({ port });
+  console.log(`lifeline dashboard: ${app.url}/  (Ctrl-C to stop)`);
+  await ctx.done().recv(background()); // until SIGINT or SIGTERM
+  console.log(`\n${cause(ctx).message}: shutting down (grace ${GRACE_MS} ms)`);
+  const report = await app.close(GRACE_MS);
+  if (report.graceful) console.log("shut down: every request finished");
+  else console.log(`shut down: cancelled ${report.cancelled.map((r) => `${r.method} ${r.url} (${r.runningMs} ms)`).join(", ")}`);
+} catch (error) {
+  console.error(error.code === "EADDRINUSE" ? `port ${port} is in use: try PORT=${port + 1} npm start` : error);
+  process.exitCode = 1;
+} finally {
+  stop();
+}
