@@ -204,8 +204,11 @@ function deliverDue(ch: Channel<unknown>): void {
  */
 export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   readonly #capacity: number;
-  #buffer: T[] = [];
+  // A ring buffer (Go's hchan.buf): `#count` values from `#head`, wrapping. It starts small and doubles up to
+  // the capacity, so a huge capacity costs nothing until it is used.
+  #buffer: Array<T | undefined> = [];
   #head = 0;
+  #count = 0;
   #closed = false;
   readonly #recvq = new WaitQueue();
   readonly #sendq = new WaitQueue();
@@ -231,7 +234,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   get length(): number {
     this.#poll();
-    return this.#buffer.length - this.#head;
+    return this.#count;
   }
 
   /** closed reports whether {@link close} has been called (values may still be buffered). */
@@ -325,22 +328,22 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   /** @internal canRecv: a receive would complete now (a value, a waiting sender, or closed). */
   canRecv(): boolean {
     this.#poll();
-    return this.#head < this.#buffer.length || this.#sendq.head !== null || this.#closed;
+    return this.#count > 0 || this.#sendq.head !== null || this.#closed;
   }
 
   /** @internal canSend: a send would complete now (or throw, when closed). */
   canSend(): boolean {
-    return this.#closed || this.#recvq.head !== null || this.#buffer.length - this.#head < this.#capacity;
+    return this.#closed || this.#recvq.head !== null || this.#count < this.#capacity;
   }
 
   /** @internal take performs a receive that canRecv() said is ready. */
   take(): RecvResult<T> {
-    if (this.#head < this.#buffer.length) {
+    if (this.#count > 0) {
       const value = this.#shiftBuffer();
       const s = this.#sendq.shift();
       if (s !== null) {
         // A buffered channel had a waiting sender: its value takes the freed slot.
-        this.#buffer.push(s.value as T);
+        this.#pushBuffer(s.value as T);
         s.op.fire(s, undefined, true);
       }
       return [value, true];
@@ -358,22 +361,29 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     if (this.#closed) throw new ChannelClosedError("send on closed channel");
     const r = this.#recvq.shift();
     if (r !== null) r.op.fire(r, value, true);
-    else this.#buffer.push(value);
+    else this.#pushBuffer(value);
   }
 
   #shiftBuffer(): T {
     const buffer = this.#buffer;
     const value = buffer[this.#head] as T;
-    buffer[this.#head] = undefined as T; // drop the reference now
-    this.#head++;
-    if (this.#head === buffer.length) {
-      buffer.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= buffer.length) {
-      buffer.splice(0, this.#head);
+    buffer[this.#head] = undefined; // drop the reference now
+    this.#head = this.#head + 1 === buffer.length ? 0 : this.#head + 1;
+    this.#count--;
+    return value;
+  }
+
+  #pushBuffer(value: T): void {
+    let buffer = this.#buffer;
+    if (this.#count === buffer.length) {
+      // Full ring (below capacity, or canSend would have said no): grow, unwrapping it in order.
+      const grown = new Array<T | undefined>(Math.min(Math.max(4, buffer.length * 2), this.#capacity));
+      for (let i = 0; i < this.#count; i++) grown[i] = buffer[(this.#head + i) % buffer.length];
+      this.#buffer = buffer = grown;
       this.#head = 0;
     }
-    return value;
+    buffer[(this.#head + this.#count) % buffer.length] = value;
+    this.#count++;
   }
 
   /** @internal park queues a waiter of a blocked op. */
