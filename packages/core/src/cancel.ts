@@ -1,10 +1,10 @@
 import { Channel, closeInternal, receiveOnly, type ReceiveChannel } from "./chan.js";
 import {
   cancelCtxKey,
+  checkContext,
   checkParent,
   contextName,
   Ctx,
-  isContext,
   isSignalLike,
   MISS,
   type Context,
@@ -472,7 +472,7 @@ export function withSignal(parent: Context, signal: AbortSignal): [ctx: Context,
  * @throws TypeError if `ctx` is not a Context.
  */
 export function cause(ctx: Context): unknown {
-  if (!isContext(ctx)) throw new TypeError(`cause: ctx must be a Context, got ${describe(ctx)}`);
+  checkContext("cause", ctx);
   const cc = ctx.value(cancelCtxKey);
   if (cc instanceof CancelCtx) {
     const why = cc.causeValue;
@@ -539,7 +539,7 @@ class AfterFunc implements Listener {
  * @throws TypeError if `ctx` is not a Context or `f` is not a function.
  */
 export function afterFunc(ctx: Context, f: () => unknown): () => boolean {
-  if (!isContext(ctx)) throw new TypeError(`afterFunc: ctx must be a Context, got ${describe(ctx)}`);
+  checkContext("afterFunc", ctx);
   if (typeof f !== "function") throw new TypeError(`afterFunc: f must be a function, got ${describe(f)}`);
   const a = new AfterFunc(f);
   a.arm(ctx);

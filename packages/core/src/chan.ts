@@ -1,5 +1,5 @@
 import { background, CancelCtx, type Listener, type Source } from "./cancel.js";
-import { isContext, type Context } from "./context.js";
+import { checkContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
@@ -182,10 +182,6 @@ export class Op implements Listener {
   }
 }
 
-function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
-  if (!isContext(ctx)) throw new TypeError(`${fn}: ctx must be a Context, got ${describe(ctx)}`);
-}
-
 /** @internal deliverDue is the lazy timer of {@link after}: it sends the time when the channel is due. */
 function deliverDue(ch: Channel<unknown>): void {
   ch.deliverDue();
@@ -243,7 +239,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   }
 
   recv(ctx: Context): Promise<RecvResult<T>> {
-    checkCtx("Channel.recv", ctx);
+    checkContext("Channel.recv", ctx);
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
@@ -261,7 +257,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   }
 
   send(ctx: Context, value: T): Promise<void> {
-    checkCtx("Channel.send", ctx);
+    checkContext("Channel.send", ctx);
     this.#checkWritable("send");
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);

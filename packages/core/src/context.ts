@@ -133,9 +133,14 @@ export function isContext(value: unknown): value is Context {
   );
 }
 
-/** @internal checkParent throws the TypeError every `with*` function gives for a parent that is not a Context. */
+/** @internal checkContext throws the TypeError every function gives for a `name` argument that is not a Context. */
+export function checkContext(fn: string, ctx: unknown, name = "ctx"): asserts ctx is Context {
+  if (!isContext(ctx)) throw new TypeError(`${fn}: ${name} must be a Context, got ${describe(ctx)}`);
+}
+
+/** @internal checkParent is checkContext for a `with*` function's parent. */
 export function checkParent(fn: string, parent: unknown): asserts parent is Context {
-  if (!isContext(parent)) throw new TypeError(`${fn}: parent must be a Context, got ${describe(parent)}`);
+  checkContext(fn, parent, "parent");
 }
 
 /** @internal contextName prints a context for String(ctx) chains, as Go's contextName does. */

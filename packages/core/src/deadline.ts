@@ -1,5 +1,5 @@
 import { KIND_CANCEL, KIND_DEADLINE, newCancelCtx, type CancelFunc } from "./cancel.js";
-import { checkParent, isContext, type Context } from "./context.js";
+import { checkContext, checkParent, type Context } from "./context.js";
 import { Canceled } from "./errors.js";
 import { describe } from "./internal/describe.js";
 
@@ -95,7 +95,7 @@ export function withTimeoutCause(parent: Context, ms: number, cause: unknown): [
  * @throws TypeError if `ctx` is not a Context.
  */
 export function remaining(ctx: Context): number {
-  if (!isContext(ctx)) throw new TypeError(`remaining: ctx must be a Context, got ${describe(ctx)}`);
+  checkContext("remaining", ctx);
   if (ctx.err() !== undefined) return 0;
   const d = ctx.deadline();
   return d === undefined ? Infinity : Math.max(0, d - Date.now());

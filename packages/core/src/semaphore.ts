@@ -1,5 +1,5 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
-import { isContext, type Context } from "./context.js";
+import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
 import { tracker } from "./track.js";
 import { taskOf, type Task } from "./task.js";
@@ -90,7 +90,7 @@ export class Semaphore {
    * @throws TypeError if n is not an integer from 1 to size.
    */
   acquire(ctx: Context, n = 1): Promise<void> {
-    if (!isContext(ctx)) throw new TypeError(`Semaphore.acquire: ctx must be a Context, got ${describe(ctx)}`);
+    checkContext("Semaphore.acquire", ctx);
     this.#checkN("acquire", n);
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);

@@ -1,6 +1,6 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
 import type { ReceiveChannel, RecvResult } from "./chan.js";
-import { contextName, Ctx, isContext, Key, MISS, type Context } from "./context.js";
+import { checkContext, contextName, Ctx, Key, MISS, type Context } from "./context.js";
 import { isCanceled, isDeadlineExceeded } from "./errors.js";
 import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
@@ -321,7 +321,7 @@ function unregister(t: Task<unknown>): void {
  * @throws TypeError if `ctx` is not a Context or `fn` is not a function.
  */
 export function go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, options?: TaskOptions): Task<Awaited<T>> {
-  if (!isContext(ctx)) throw new TypeError(`go: ctx must be a Context, got ${describe(ctx)}`);
+  checkContext("go", ctx);
   if (typeof fn !== "function") throw new TypeError(`go: fn must be a function, got ${describe(fn)}`);
   const given = options?.name;
   if (given !== undefined && typeof given !== "string") {

@@ -1,14 +1,10 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
 import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
-import { isContext, type Context } from "./context.js";
+import { checkContext, type Context } from "./context.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
 import { tracker } from "./track.js";
 import { taskOf, type Task } from "./task.js";
-
-function checkCtx(fn: string, ctx: unknown): asserts ctx is Context {
-  if (!isContext(ctx)) throw new TypeError(`${fn}: ctx must be a Context, got ${describe(ctx)}`);
-}
 
 function checkMs(fn: string, ms: unknown): asserts ms is number {
   if (typeof ms !== "number" || Number.isNaN(ms)) {
@@ -72,7 +68,7 @@ class Sleep implements Listener {
  * @throws TypeError if `ctx` is not a Context or `ms` is NaN or not a number.
  */
 export function sleep(ctx: Context, ms: number): Promise<void> {
-  checkCtx("sleep", ctx);
+  checkContext("sleep", ctx);
   checkMs("sleep", ms);
   const err = ctx.err();
   if (err !== undefined) return Promise.reject(err);
@@ -123,7 +119,7 @@ function tick(ch: Channel<Date>): void {
  * @throws TypeError if `ctx` is not a Context, or `ms` is not a positive number below 2^31.
  */
 export function ticker(ctx: Context, ms: number): ReceiveChannel<Date> {
-  checkCtx("ticker", ctx);
+  checkContext("ticker", ctx);
   if (typeof ms !== "number" || !(ms > 0) || ms > 2 ** 31 - 1) {
     throw new TypeError(`ticker: ms must be a positive number of milliseconds below 2^31, got ${describe(ms)}`);
   }

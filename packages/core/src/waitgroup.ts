@@ -1,5 +1,5 @@
 import { CancelCtx, type Listener, type Source } from "./cancel.js";
-import { isContext, type Context } from "./context.js";
+import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
 import { tracker } from "./track.js";
 import { go, taskOf, type Task, type TaskOptions } from "./task.js";
@@ -83,7 +83,7 @@ export class WaitGroup {
    * first (at once if it has), and the tasks keep running.
    */
   wait(ctx: Context): Promise<void> {
-    if (!isContext(ctx)) throw new TypeError(`WaitGroup.wait: ctx must be a Context, got ${describe(ctx)}`);
+    checkContext("WaitGroup.wait", ctx);
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.#count === 0) return Promise.resolve();
