@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Context } from "@lifeline/core";
 import { HttpContexts, type RouteOptions } from "./server.js";
-import { abandon, clientError } from "./internal/settle.js";
+import { clientError } from "./internal/settle.js";
 
 declare global {
   // Express's own augmentation point: `Express.Request` is merged into every `req`.
@@ -73,6 +73,6 @@ export function errorHandler(contexts: HttpContexts): ErrorRequestHandler {
   return function lifelineErrors(error: unknown, req, res, next) {
     const ctx = (req as { ctx?: Context }).ctx;
     if (ctx === undefined || clientError(error) !== undefined) return next(error);
-    if (!contexts.failed(error, ctx, { method: req.method, url: req.originalUrl }, res)) abandon(res);
+    contexts.failed(error, ctx, { method: req.method, url: req.originalUrl }, res);
   };
 }

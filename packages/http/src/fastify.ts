@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "@lifeline/core";
 import { HttpContexts, type RouteOptions } from "./server.js";
-import { abandon, clientError, isOpen } from "./internal/settle.js";
+import { abandon, clientError, isOpen, reset } from "./internal/settle.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -91,7 +91,7 @@ export function errorHandler(contexts: HttpContexts): (error: FastifyError, requ
     const res = reply.raw;
     if (!isOpen(res)) return;
     if (!reported) abandon(res);
-    else if (res.headersSent) res.destroy();
+    else if (res.headersSent) reset(res);
     else void reply.code(500).type("text/plain").send("internal server error\n");
   };
 }

@@ -15,6 +15,7 @@ import {
 } from "@lifeline/core";
 import { ClientDisconnectedError, RequestTimeoutError, ResponseCompleted, ServerShutdownError } from "./errors.js";
 import { incomingBudget } from "./timeout-header.js";
+import { abandon, reset } from "./internal/settle.js";
 
 /** HttpContextOptions configure {@link HttpContexts}. */
 export interface HttpContextOptions {
@@ -257,20 +258,24 @@ export class HttpContexts {
   /**
    * failed handles a handler's failure: a client that left or a deadline is counted, not logged (its
    * context already says why); anything else is reported through onError and answered with a 500, or with
-   * a reset connection when the response had started. It returns true when the failure was reported as a
-   * server error. Without `res` it only classifies and reports: a framework adapter answers in the
+   * a reset connection when the response had started. A response still open after a failure that was not
+   * reported (the ctx ended by shutdown or a cancelled parent while the handler ran) gets a 503, or a reset
+   * if it had started, so the client is not left waiting. It returns true when the failure was reported as
+   * a server error. Without `res` it only classifies and reports: a framework adapter answers in the
    * framework's own way.
    */
   failed(error: unknown, ctx: Context, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
     const why = cause(ctx);
-    if (ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) return false;
-    if (why instanceof ClientDisconnectedError) return false;
+    if ((ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) || why instanceof ClientDisconnectedError) {
+      if (res !== undefined) abandon(res);
+      return false;
+    }
     this.stats.failed++;
     this.#onError(error, request);
     if (res === undefined) return true;
     const r = res as ServerResponse;
     if (!r.headersSent) r.writeHead(500, { "content-type": "text/plain" }).end("internal server error\n");
-    else r.destroy();
+    else reset(res);
     return true;
   }
 
