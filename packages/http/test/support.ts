@@ -194,17 +194,19 @@ function h2Client(port: number): Client {
       });
       stream.setEncoding("utf8");
       stream.on("data", (c: string) => got.push(c));
-      stream.on("end", () => (h === undefined ? done.reject(new Error("no response")) : done.resolve({ ...h, body: got.body() })));
+      let endSeen = false;
+      stream.on("end", () => (endSeen = true));
       stream.on("error", (e) => {
         head.reject(e);
         done.reject(e);
       });
+      // A reset stream may still emit 'end': only its close code tells a complete response from a cut one.
       stream.on("close", () => {
-        if (stream.rstCode !== undefined && stream.rstCode !== h2.NGHTTP2_NO_ERROR) {
-          const e = new Error(`stream reset: ${stream.rstCode}`);
-          head.reject(e);
-          done.reject(e);
-        }
+        const code = stream.rstCode ?? h2.NGHTTP2_NO_ERROR;
+        if (code === h2.NGHTTP2_NO_ERROR && endSeen && h !== undefined) return done.resolve({ ...h, body: got.body() });
+        const e = new Error(`stream closed before the response ended (code ${code})`);
+        head.reject(e);
+        done.reject(e);
       });
       stream.end(o.body);
       head.promise.catch(() => {});

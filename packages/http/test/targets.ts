@@ -2,7 +2,7 @@
 // APIs, each wired the way a user of HttpContexts would.
 import { createServer as createHttp, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttps } from "node:https";
-import { constants as h2, createServer as createH2, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import { createServer as createH2, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { HttpContexts, RouteOptions } from "@lifeline/http";
 import type { Answer, Route, Routes, Running, Target } from "./conformance.js";
 import { listen, text, TLS } from "./support.js";
@@ -113,6 +113,7 @@ export const h2StreamTarget: Target = {
         stream.end();
         return;
       }
+      stream.on("error", () => {}); // a reset stream errors; the ctx says why
       const ctx = contexts.beginStream(stream, headers, routeOptions(route));
       const request = { method: String(headers[":method"]), url: String(headers[":path"]) };
       (async () => {
@@ -126,11 +127,14 @@ export const h2StreamTarget: Target = {
         for await (const chunk of a.stream) stream.write(chunk);
         stream.end();
       })().catch((error: unknown) => {
-        if (!contexts.failed(error, ctx, request) || stream.destroyed) return;
-        if (stream.headersSent) stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+        // What HttpContexts.failed does for a response, done by hand for a raw stream.
+        const reported = contexts.failed(error, ctx, request);
+        if (stream.destroyed || stream.writableEnded) return;
+        // Only destroy(error) resets: close(code) and destroy() end the stream, and the client reads a normal end.
+        if (stream.headersSent) stream.destroy(new Error("response reset"));
         else {
-          stream.respond({ ":status": 500, "content-type": "text/plain" });
-          stream.end("internal server error\n");
+          stream.respond({ ":status": reported ? 500 : 503, "content-type": "text/plain" });
+          stream.end(reported ? "internal server error\n" : "request canceled\n");
         }
       });
     });
