@@ -267,7 +267,7 @@ export class HttpContexts {
   failed(error: unknown, ctx: Context, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
     const why = cause(ctx);
     if ((ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) || why instanceof ClientDisconnectedError) {
-      if (res !== undefined) abandon(res);
+      if (res !== undefined) abandon(res, ctx.err() === DeadlineExceeded ? this.#timeoutStatus : 503);
       return false;
     }
     this.stats.failed++;

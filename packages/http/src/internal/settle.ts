@@ -40,10 +40,10 @@ export function reset(res: Response): void {
 /**
  * abandon closes a response whose request context ended (deadline, shutdown, a cancelled parent) while its
  * handler was still running, so the client is not left waiting: a 503 when nothing was sent yet, else a
- * reset (a partial response cannot be completed honestly).
+ * reset (a partial response cannot be completed honestly). `status` replaces the 503.
  */
-export function abandon(res: Response): void {
+export function abandon(res: Response, status = 503): void {
   if (!isOpen(res)) return;
   if (res.headersSent) reset(res);
-  else res.writeHead(503, { "content-type": "text/plain" }).end("request canceled\n");
+  else res.writeHead(status, { "content-type": "text/plain" }).end("request canceled\n");
 }
