@@ -1,0 +1,123 @@
+// HttpContexts beyond the shared conformance suite: the request 'close' trap, options, misuse, and edges.
+import { describe, it, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { cause, DeadlineExceeded, remaining, type Context } from "@lifeline/core";
+import { HttpContexts, RequestTimeoutError, ResponseCompleted, type HttpContextOptions } from "@lifeline/http";
+import { closer } from "./targets.js";
+import { client, deferred, delay, ended, listen, text } from "./support.js";
+
+const BOUND = { timeout: 4000 };
+
+async function serve(
+  t: TestContext,
+  fn: (ctx: Context, req: IncomingMessage, res: ServerResponse) => unknown,
+  options: HttpContextOptions = {},
+) {
+  const contexts = new HttpContexts({ onError: () => {}, ...options });
+  const server = createServer(contexts.handler(fn));
+  const c = client("http", await listen(server));
+  t.after(async () => {
+    c.close();
+    await closer(server)();
+  });
+  return { contexts, c };
+}
+
+describe("HttpContexts", () => {
+  it("the ctx outlives the request's own 'close' event, which fires once the body has been read (nodejs/node#38924)", BOUND, async (t) => {
+    const seen = deferred<{ ctx: Context; reqClosed: boolean; err: Error | undefined }>();
+    const s = await serve(t, async (ctx, req, res) => {
+      const body = await text(req);
+      if (!req.closed) await once(req, "close");
+      await delay(10); // "not yet"
+      seen.resolve({ ctx, reqClosed: req.closed, err: ctx.err() });
+      res.end(String(body.length));
+    });
+    const r = await s.c.request({ method: "POST", path: "/", body: "z".repeat(50_000) }).done;
+    assert.equal(r.body, "50000");
+    const { ctx, reqClosed, err } = await seen.promise;
+    assert.equal(reqClosed, true, "req 'close' fired before the response");
+    assert.equal(err, undefined);
+    await ended(ctx);
+    assert.equal(cause(ctx), ResponseCompleted);
+  });
+
+  it("a budget already spent (`timeout-ms: 0`) gives the handler an ended ctx; failing with it answers timeoutStatus", BOUND, async (t) => {
+    const seen = deferred<{ ctx: Context; err: Error | undefined }>();
+    const s = await serve(
+      t,
+      (ctx) => {
+        seen.resolve({ ctx, err: ctx.err() });
+        throw ctx.err(); // the deadline's own answer comes a microtask later (afterFunc): failed() answers
+      },
+      { timeoutStatus: 504 },
+    );
+    const r = await s.c.request({ path: "/", headers: { "timeout-ms": "0" } }).done;
+    assert.equal(r.status, 504);
+    const { ctx, err } = await seen.promise;
+    assert.equal(err, DeadlineExceeded, "the handler gets an ended ctx");
+    const why = cause(ctx);
+    assert.ok(why instanceof RequestTimeoutError);
+    assert.equal(why.timeoutMs, 0);
+    assert.equal(why.source, "header");
+  });
+
+  it("a header budget longer than the route's timeout does not extend it", BOUND, async (t) => {
+    const left: number[] = [];
+    const s = await serve(t, (ctx, _req, res) => (left.push(remaining(ctx)), res.end()), { timeoutMs: 1000 });
+    await s.c.request({ path: "/", headers: { "timeout-ms": "60000" } }).done;
+    assert.ok(left[0]! <= 1000 && left[0]! > 500, `${left[0]} ms left`);
+  });
+
+  it("trustTimeoutHeader: false ignores the budget header", BOUND, async (t) => {
+    const deadlines: Array<number | undefined> = [];
+    const s = await serve(t, (ctx, _req, res) => (deadlines.push(ctx.deadline()), res.end()), { trustTimeoutHeader: false });
+    await s.c.request({ path: "/", headers: { "timeout-ms": "50" } }).done;
+    assert.deepEqual(deadlines, [undefined]);
+  });
+
+  it("timeoutStatus sets the status of the deadline's answer", BOUND, async (t) => {
+    const s = await serve(t, async (ctx) => ended(ctx), { timeoutMs: 20, timeoutStatus: 504 });
+    assert.equal((await s.c.request({ path: "/" }).done).status, 504);
+    assert.equal(s.contexts.stats.timedOut, 1);
+  });
+
+  it("a synchronous throw is handled like a rejection: 500, reported once", BOUND, async (t) => {
+    const reported: unknown[] = [];
+    const s = await serve(
+      t,
+      () => {
+        throw new RangeError("sync");
+      },
+      { onError: (e) => reported.push(e) },
+    );
+    assert.equal((await s.c.request({ path: "/" }).done).status, 500);
+    assert.equal(reported.length, 1);
+    assert.ok(reported[0] instanceof RangeError);
+  });
+
+  describe("misuse throws TypeErrors naming the bad value", () => {
+    for (const [name, options] of [
+      ["timeoutMs", { timeoutMs: -1 }],
+      ["timeoutMs", { timeoutMs: Number.NaN }],
+      ["maxTimeoutMs", { maxTimeoutMs: "5" as unknown as number }],
+      ["marginMs", { marginMs: -5 }],
+    ] as const) {
+      it(`${name}: ${JSON.stringify(options)}`, () => {
+        assert.throws(() => new HttpContexts(options), { name: "TypeError", message: new RegExp(`HttpContexts: ${name} must be a non-negative number`) });
+      });
+    }
+    it("handler(fn) with fn not a function", () => {
+      assert.throws(() => new HttpContexts().handler("nope" as unknown as () => void), {
+        name: "TypeError",
+        message: "HttpContexts.handler: fn must be a function, got string",
+      });
+    });
+    it("shutdown(server, graceMs) with a negative graceMs", async () => {
+      const server = createServer();
+      await assert.rejects(new HttpContexts().shutdown(server, -1), { name: "TypeError", message: /graceMs must be a non-negative number, got -1/ });
+    });
+  });
+});
