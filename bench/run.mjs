@@ -12,7 +12,6 @@ import { execFileSync } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
-import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { CancelToken } from "@esfx/canceltoken";
 import { Chan, Select, recv as tsRecv } from "ts-chan";
