@@ -14,3 +14,4 @@ export {
   BudgetExhaustedError,
 } from "./errors.js";
 export { TIMEOUT_HEADER, incomingBudget, parseTimeoutMs, parseGrpcTimeout, formatTimeoutMs } from "./timeout-header.js";
+export { fetch, type FetchInit } from "./fetch.js";
