@@ -281,6 +281,11 @@ export class CancelCtx extends Ctx implements Listener, Source {
     endBatch();
   }
 
+  /** @internal the deadline timer, if this context has its own deadline. */
+  get alarm(): Alarm<CancelCtx> | undefined {
+    return this.#alarm;
+  }
+
   /** @internal */
   get causeValue(): unknown {
     return this.#cause;
@@ -323,7 +328,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
         const due = this.#alarm!.due;
         // A Date spans ±8.64e15 ms; a deadline beyond it (withTimeout(ctx, Number.MAX_SAFE_INTEGER)) prints as a number.
         const at = Math.abs(due) <= 8.64e15 ? new Date(due).toISOString() : String(due);
-        return `${name}.WithDeadline(${at} [${formatMs(due - Date.now())}])`;
+        return `${name}.WithDeadline(${at} [${Math.round(due - Date.now())}ms])`;
       }
       case KIND_SIGNAL:
         return `${name}.WithSignal`;
@@ -333,11 +338,23 @@ export class CancelCtx extends Ctx implements Listener, Source {
   }
 }
 
-function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return String(ms);
-  const abs = Math.abs(ms);
-  if (abs < 1000) return `${Math.round(ms)}ms`;
-  return `${Number((ms / 1000).toFixed(3))}s`;
+
+/**
+ * @internal holdDeadline keeps the process alive for the deadline that will end `ctx` (the nearest own
+ * deadline up the chain, which is always the earliest) while something waits on ctx: a deadline alone never
+ * keeps a process alive, but a program blocked until its deadline must not exit before it. Returns what to
+ * release when the wait is over.
+ */
+export function holdDeadline(ctx: Context | undefined): Alarm<CancelCtx> | undefined {
+  for (let c = ctx; c instanceof Ctx; c = c instanceof CancelCtx ? c.parent : c.endsWith) {
+    const alarm = c instanceof CancelCtx ? c.alarm : undefined;
+    if (alarm !== undefined) {
+      if (c.err() !== undefined) return undefined;
+      alarm.hold();
+      return alarm;
+    }
+  }
+  return undefined;
 }
 
 let never: Channel<never> | undefined;
@@ -407,10 +424,6 @@ export function withoutCancel(parent: Context): Context {
   return new EmptyCtx(parent, ".WithoutCancel");
 }
 
-/** @internal newCancelCtx is the one constructor behind every `with*` that returns a cancel function. */
-export function newCancelCtx(parent: Context, kind: Kind): CancelCtx {
-  return new CancelCtx(parent, kind);
-}
 export { KIND_CANCEL, KIND_DEADLINE, KIND_SIGNAL };
 
 /**

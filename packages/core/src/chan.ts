@@ -1,4 +1,4 @@
-import { background, CancelCtx, type Listener, type Source } from "./cancel.js";
+import { background, CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
@@ -123,6 +123,8 @@ export class Op implements Listener {
   source: Source | undefined = undefined;
   /** task is the task blocked on this op, told when it settles. */
   task: Task<unknown> | undefined = undefined;
+  /** deadline is the deadline timer held while this op waits (see holdDeadline). */
+  deadline: { release(): void } | undefined = undefined;
   constructor(readonly kind: number) {
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -169,11 +171,16 @@ export class Op implements Listener {
       this.task.unblock();
       this.task = undefined;
     }
+    if (this.deadline !== undefined) {
+      this.deadline.release();
+      this.deadline = undefined;
+    }
     if (tracker !== undefined) tracker.end(this);
   }
 
   /** parked records that this op now waits on `what`: on its task (found from ctx, if any), and for a tracker. */
   parked(ctx: Context | undefined, what: string, task = ctx === undefined ? undefined : taskOf(ctx)): void {
+    this.deadline = holdDeadline(ctx);
     if (task !== undefined) {
       this.task = task;
       task.block(what);

@@ -1,4 +1,4 @@
-import { KIND_CANCEL, KIND_DEADLINE, newCancelCtx, type CancelFunc } from "./cancel.js";
+import { CancelCtx, KIND_CANCEL, KIND_DEADLINE, type CancelFunc } from "./cancel.js";
 import { checkContext, checkParent, type Context } from "./context.js";
 import { Canceled } from "./errors.js";
 import { describe } from "./internal/describe.js";
@@ -26,7 +26,7 @@ function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context,
   const current = parent.deadline();
   // The parent's deadline is already sooner, or there is none to set: a plain cancel context (as Go does).
   const kind = due === Infinity || (current !== undefined && current < due) ? KIND_CANCEL : KIND_DEADLINE;
-  const ctx = newCancelCtx(parent, kind);
+  const ctx = new CancelCtx(parent, kind);
   if (kind === KIND_DEADLINE) ctx.setDeadline(due, why);
   ctx.tracked();
   return [ctx, () => ctx.cancel(Canceled, Canceled)];

@@ -1,6 +1,7 @@
 import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
+import type { Context } from "./context.js";
 import { describe } from "./internal/describe.js";
-import { DoneView, taskOf, type Task } from "./task.js";
+import { DoneView, type Task } from "./task.js";
 
 /** RecvCase is a receive case of {@link select}, made by {@link recv}. */
 export interface RecvCase<T> {
@@ -97,25 +98,6 @@ function commit(cases: readonly SelectCase[], i: number): Fired {
 }
 
 /**
- * selectingTask finds the task a blocked select belongs to, from its `recv(ctx.done())` case: a task
- * context's done channel names its task; a context derived from one leads to it through its values.
- */
-function selectingTask(cases: readonly SelectCase[]): Task<unknown> | undefined {
-  for (const c of cases) {
-    const task = (c as { task?: Task<unknown> }).task;
-    if (task !== undefined) return task;
-  }
-  for (const c of cases) {
-    const owner = (c.channel as Channel<unknown>).owner;
-    if (owner !== undefined) {
-      const task = taskOf(owner);
-      if (task !== undefined) return task;
-    }
-  }
-  return undefined;
-}
-
-/**
  * select waits until one of `cases` can proceed, performs exactly that one and resolves to which it was
  * (Go's `select`). Cases are {@link recv} and {@link send} over any channels, including `ctx.done()` and
  * timer channels ({@link after}, {@link ticker}). When several are ready, one is chosen uniformly at random.
@@ -152,7 +134,15 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     ch.park(w);
   }
   op.waiters = waiters;
-  op.parked(undefined, `select (${cases.length} cases)`, selectingTask(cases));
+  // A select waits on the context of its first `recv(ctx.done())` case: that names the task it blocks (a task
+  // context's done channel carries its task; any other done channel leads to one through its context's values).
+  let owner: Context | undefined;
+  let task: Task<unknown> | undefined;
+  for (const c of cases) {
+    task ??= (c as { task?: Task<unknown> }).task;
+    owner ??= (c.channel as Channel<unknown>).owner;
+  }
+  op.parked(owner, `select (${cases.length} cases)`, task);
   return op.promise as Promise<SelectResult<C>>;
 }
 

@@ -1,4 +1,4 @@
-import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
 import { tracker } from "./track.js";
@@ -16,6 +16,7 @@ class Acquire implements Listener {
   #reject!: (error: unknown) => void;
   #source: Source | undefined = undefined;
   #task: Task<unknown> | undefined = undefined;
+  #deadline: { release(): void } | undefined = undefined;
   constructor(
     readonly sem: Semaphore,
     readonly n: number,
@@ -26,6 +27,7 @@ class Acquire implements Listener {
       this.#reject = reject;
     });
     this.#source = CancelCtx.attach(ctx, this);
+    this.#deadline = holdDeadline(ctx);
     this.#task = taskOf(ctx);
     this.#task?.block(`semaphore acquire ${n}`);
     if (tracker !== undefined) tracker.begin("wait", this, `semaphore acquire ${n}`);
@@ -34,6 +36,8 @@ class Acquire implements Listener {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#task?.unblock();
+    this.#deadline?.release();
+    this.#deadline = undefined;
     if (tracker !== undefined) tracker.end(this);
   }
   grant(): void {

@@ -1,4 +1,4 @@
-import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
 import { tracker } from "./track.js";
@@ -13,6 +13,7 @@ class Wait implements Listener {
   #reject!: (error: unknown) => void;
   #source: Source | undefined = undefined;
   #task: Task<unknown> | undefined = undefined;
+  #deadline: { release(): void } | undefined = undefined;
   constructor(
     readonly group: WaitGroup,
     ctx: Context,
@@ -22,6 +23,7 @@ class Wait implements Listener {
       this.#reject = reject;
     });
     this.#source = CancelCtx.attach(ctx, this);
+    this.#deadline = holdDeadline(ctx);
     this.#task = taskOf(ctx);
     this.#task?.block("WaitGroup.wait");
     if (tracker !== undefined) tracker.begin("wait", this, "WaitGroup.wait");
@@ -30,6 +32,8 @@ class Wait implements Listener {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#task?.unblock();
+    this.#deadline?.release();
+    this.#deadline = undefined;
     if (tracker !== undefined) tracker.end(this);
   }
   release(): void {

@@ -3,14 +3,18 @@ const MAX_DELAY = 2 ** 31 - 1;
 
 type TimerId = ReturnType<typeof setTimeout>;
 
-function unref(timer: TimerId): void {
-  // Node and Bun return an object with unref(); browsers return a number and never keep anything alive.
-  (timer as { unref?: () => void }).unref?.();
+function setRef(timer: TimerId, ref: boolean): void {
+  // Node and Bun return an object with ref()/unref(); browsers return a number and never keep anything alive.
+  const t = timer as { ref?: () => void; unref?: () => void };
+  if (ref) t.ref?.();
+  else t.unref?.();
 }
 
 /**
  * Alarm calls `fire(arg)` once, when `Date.now()` reaches `due`: never early (delays beyond 2^31−1 ms are
- * chained), and only while started. An unref'd alarm does not keep the process alive.
+ * chained), and only while started. An unref'd alarm does not keep the process alive, except while it is
+ * held: something blocked on it (a recv, select or acquire on a context with this deadline) that the
+ * deadline is bound to wake.
  * @internal
  */
 export class Alarm<A> {
@@ -18,6 +22,7 @@ export class Alarm<A> {
   readonly #fire: (arg: A) => void;
   readonly #arg: A;
   readonly #ref: boolean;
+  #holds = 0;
   #timer: TimerId | undefined = undefined;
 
   constructor(due: number, fire: (arg: A) => void, arg: A, ref: boolean) {
@@ -36,6 +41,16 @@ export class Alarm<A> {
     if (this.#timer === undefined) this.#arm(this.due - Date.now());
   }
 
+  /** hold keeps the process alive for this alarm until a matching release (counted). */
+  hold(): void {
+    if (++this.#holds === 1 && !this.#ref && this.#timer !== undefined) setRef(this.#timer, true);
+  }
+
+  /** release undoes one hold. */
+  release(): void {
+    if (--this.#holds === 0 && !this.#ref && this.#timer !== undefined) setRef(this.#timer, false);
+  }
+
   /** stop disarms the alarm; it may be started again. */
   stop(): void {
     if (this.#timer !== undefined) {
@@ -46,7 +61,7 @@ export class Alarm<A> {
 
   #arm(left: number): void {
     const timer = setTimeout(tick, Math.max(0, Math.min(left, MAX_DELAY)), this);
-    if (!this.#ref) unref(timer);
+    if (!this.#ref && this.#holds === 0) setRef(timer, false);
     this.#timer = timer;
   }
 
