@@ -168,6 +168,17 @@ export class HttpContexts {
     });
   }
 
+  /**
+   * watch tells this HttpContexts about an HTTP/2 server as soon as it is made, so {@link HttpContexts.shutdown}
+   * can close every session, including those that connected but never sent a request (an HTTP/2 server has
+   * no closeAllConnections, and such a session would keep `server.close()` waiting forever). Not needed for
+   * HTTP/1 servers. Returns the server.
+   */
+  watch<S extends { on(event: "session", listener: (session: Http2Session) => void): unknown }>(server: S): S {
+    server.on("session", (session: Http2Session) => this.#trackSession(session));
+    return server;
+  }
+
   #trackSession(session: Http2Session | undefined): void {
     if (session === undefined || this.#sessions.has(session)) return;
     this.#sessions.add(session);
