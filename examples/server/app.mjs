@@ -16,14 +16,13 @@ import {
   go,
   isDeadlineExceeded,
   recv,
-  remaining,
   select,
   tasks,
   ticker,
   withCancel,
   withTimeout,
 } from "@lifeline/core";
-import { ClientDisconnectedError, formatTimeoutMs, HttpContexts, TIMEOUT_HEADER } from "@lifeline/http";
+import { ClientDisconnectedError, fetch, HttpContexts } from "@lifeline/http";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
@@ -36,15 +35,6 @@ export const defaults = Object.freeze({
   upstream: { delayMs: 10_000, budgetMs: 2_000 },
   poller: { intervalMs: 500 },
 });
-
-// TODO(fetch): use `fetch(ctx, input, init)` from @lifeline/http once it lands (it sends the budget header,
-// fails fast on an exhausted budget and cancels an unconsumed body). Until then: the global fetch, driven by
-// the ctx's signal (it rejects with ctx.err(), so isDeadlineExceeded holds), with the budget sent by hand.
-function fetchCtx(ctx, url) {
-  const budget = remaining(ctx);
-  const headers = Number.isFinite(budget) ? { [TIMEOUT_HEADER]: formatTimeoutMs(budget) } : {};
-  return fetch(url, { signal: ctx.signal, headers });
-}
 
 function json(res, status, body) {
   res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
@@ -163,7 +153,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     const [callCtx, cancel] = withTimeout(ctx, budgetMs);
     const t0 = performance.now();
     try {
-      const r = await fetchCtx(callCtx, `${slow.url}/data?delay=${delay}`);
+      const r = await fetch(callCtx, `${slow.url}/data?delay=${delay}`);
       const body = await r.json(); // read under the same budget
       if (!r.ok) throw new Error(`upstream answered ${r.status}`);
       calls.ok++;
@@ -183,7 +173,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   function pollerStartRoute(_ctx, _req, res) {
     if (running !== undefined) return json(res, 409, { error: "the poller is already running" });
     running = startPoller(contexts.ctx, options.poller, async (ctx) => {
-      const r = await fetchCtx(ctx, `${slow.url}/status`);
+      const r = await fetch(ctx, `${slow.url}/status`);
       await r.json();
     });
     json(res, 200, { running: true, intervalMs: options.poller.intervalMs });
