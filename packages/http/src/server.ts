@@ -224,8 +224,8 @@ export class HttpContexts {
     const finish = (why: unknown): void => {
       if (flight.ended) return;
       flight.ended = true;
-      res.removeListener("close", onClose);
-      res.removeListener("finish", onFinish);
+      res.removeListener("close", onEnd);
+      res.removeListener("finish", onEnd);
       if (ctx.err() === undefined) stopAnswer?.();
       // Always, even when the deadline already ended ctx: until base ends it stays linked in the root's
       // children (a timed-out request would leak one context). It does not change ctx's cause.
@@ -233,10 +233,10 @@ export class HttpContexts {
       stopTimer?.();
       this.#settle(flight, ctx);
     };
-    const onFinish = (): void => finish(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
-    const onClose = onFinish;
-    res.once("finish", onFinish);
-    res.once("close", onClose);
+    // 'finish' or 'close', whichever comes first; left() tells a client that went away from a response that ended.
+    const onEnd = (): void => finish(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
+    res.once("finish", onEnd);
+    res.once("close", onEnd);
     return ctx;
   }
 
