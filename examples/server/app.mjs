@@ -23,6 +23,7 @@ import {
   withTimeout,
 } from "@lifeline/core";
 import { ClientDisconnectedError, fetch, HttpContexts } from "@lifeline/http";
+import { dumpHandler } from "@lifeline/node";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
@@ -46,7 +47,7 @@ function json(res, status, body) {
  * requests get `graceMs` to finish, then their contexts are cancelled; it resolves with the report of
  * {@link HttpContexts.shutdown}. Options override {@link defaults} section by section.
  */
-export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upstream = {}, poller = {} } = {}) {
+export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upstream = {}, poller = {}, debugTasks = false } = {}) {
   const options = {
     report: { ...defaults.report, ...report },
     upstream: { ...defaults.upstream, ...upstream },
@@ -222,6 +223,11 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     "GET /api/stats": (_ctx, _req, res) => json(res, 200, stats()),
     "GET /api/stats/stream": statsStreamRoute,
   };
+  // The task dump (Go's goroutine dump): off by default; `LIFELINE_DEBUG=1 npm start` turns it on.
+  if (debugTasks) {
+    const dump = dumpHandler();
+    routes["GET /debug/lifeline/tasks"] = (_ctx, req, res) => dump(req, res);
+  }
   const server = createServer(
     contexts.handler((ctx, req, res) => {
       const url = new URL(req.url ?? "/", "http://dashboard");

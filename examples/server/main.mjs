@@ -14,8 +14,10 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 const [ctx, stop] = notifyContext(background());
 try {
-  const app = await startApp({ port });
+  const debugTasks = !["", "0", "false"].includes(process.env.LIFELINE_DEBUG ?? "");
+  const app = await startApp({ port, debugTasks });
   console.log(`lifeline dashboard: ${app.url}/  (Ctrl-C to stop)`);
+  if (debugTasks) console.log(`task dump: ${app.url}/debug/lifeline/tasks  (?format=json for JSON)`);
   await ctx.done().recv(background()); // until SIGINT or SIGTERM
   console.log(`\n${cause(ctx).message}: shutting down (grace ${GRACE_MS} ms)`);
   const report = await app.close(GRACE_MS);

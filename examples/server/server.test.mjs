@@ -75,6 +75,22 @@ describe("the Generate Report dashboard", () => {
       assert.deepEqual(await missing.json(), { error: "no route GET /nope" });
     }));
 
+  it("serves the task dump only when debugTasks is on, showing the report task blocked", { timeout: 15_000 }, async () => {
+    await withApp(quick, async (app) => assert.equal((await get(app, "/debug/lifeline/tasks")).status, 404));
+    await withApp({ ...slowReport, debugTasks: true }, async (app) => {
+      const ac = new AbortController();
+      const report = await get(app, "/api/report", { method: "POST", signal: ac.signal });
+      const reader = report.body.getReader();
+      await reader.read(); // the report has started
+      const dump = await (await get(app, "/debug/lifeline/tasks")).text();
+      assert.match(dump, /^lifeline task dump: \d+ live tasks? at /);
+      assert.match(dump, /task \d+ "report #1": (blocked on sleep \d+ms|running) for \d+ms/);
+      const json = await (await get(app, "/debug/lifeline/tasks?format=json")).json();
+      assert.ok(json.some((t) => t.name === "report #1"));
+      ac.abort();
+    });
+  });
+
   it("streams a report's progress and completes it", { timeout: 15_000 }, () =>
     withApp(quick, async (app) => {
       const res = await get(app, "/api/report", { method: "POST" });

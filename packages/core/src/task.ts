@@ -333,10 +333,10 @@ export function go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, op
 }
 
 function creationSite(): string | undefined {
-  const lines = new Error().stack?.split("\n") ?? [];
-  // Drop the message line and our own frames (creationSite, go, and any lifeline wrapper like WaitGroup.go).
-  const site = lines.slice(1).filter((l) => !/[\\/]core[\\/]dist[\\/]|\(node:internal|at node:internal/.test(l));
-  return site.map((l) => l.trim()).join("\n  ") || undefined;
+  // The caller's frames only: not ours (any lifeline package's built code), not Node's internals; at most 5.
+  const ours = /[\\/](?:@lifeline|packages)[\\/][\w-]+[\\/]dist[\\/]|\(node:|at node:/;
+  const frames = (new Error().stack?.split("\n") ?? []).slice(1).filter((l) => !ours.test(l));
+  return frames.slice(0, 5).map((l) => l.trim()).join("\n  ") || undefined;
 }
 
 /** tasks returns the live tasks (started, not yet settled), oldest first: a snapshot. */
