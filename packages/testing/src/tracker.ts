@@ -1,0 +1,158 @@
+// The tracker: hears of every cancellable context, task, parked wait and ticker that lifeline makes, from the
+// moment this module is imported (the package's one side effect), and remembers the ones that have not ended.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createRequire } from "node:module";
+import { dirname, join, sep } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { setTracker, type Tracker, type TrackKind } from "@lifeline/core";
+
+/**
+ * TestScope attributes what is made inside {@link TestScope.run} to one test, across every async hop (tasks,
+ * timers, promise callbacks), so that tests running at the same time each see only their own leaks.
+ * `leakCheck` makes one per test; make your own to check a piece of code with {@link findLeaks}.
+ */
+export class TestScope {
+  /** name is the test's name, printed in leak reports. */
+  readonly name: string;
+  constructor(name: string) {
+    if (typeof name !== "string") throw new TypeError(`TestScope: name must be a string, got ${typeof name}`);
+    this.name = name;
+  }
+
+  /**
+   * run calls `fn` inside this scope and returns what it returns (a promise stays in the scope until it
+   * settles, and so does everything it starts). It does not wait for anything and checks nothing.
+   */
+  run<T>(fn: () => T): T {
+    return scopes.run(this, fn);
+  }
+}
+
+/** @internal Entry is what the tracker knows of one subject. It never holds the subject strongly. */
+export interface Entry {
+  /** seq orders entries by creation; a {@link Snapshot} is a seq. */
+  readonly seq: number;
+  readonly kind: TrackKind;
+  readonly what: string;
+  /** stack is the creation site, lifeline's own frames removed; "" when stacks are off. */
+  readonly stack: string;
+  readonly createdAt: number;
+  readonly scope: TestScope | undefined;
+  readonly ref: WeakRef<object>;
+  /** ended: the subject ended (cancelled, settled, stopped), as opposed to being dropped by a check. */
+  ended: boolean;
+}
+
+const scopes = new AsyncLocalStorage<TestScope>();
+/** @internal live holds the entries of subjects that have not ended and that no check has taken yet, oldest first. */
+export const live = new Map<number, Entry>();
+const bySubject = new WeakMap<object, Entry>();
+let seq = 0;
+let stacks = true;
+
+/** @internal Listeners of the tracker, for lost-cancel detection and time-to-stop telemetry. */
+export const beginListeners: ((entry: Entry, subject: object) => void)[] = [];
+/** @internal */
+export const endListeners: ((subject: object, entry: Entry | undefined) => void)[] = [];
+
+/** @internal lastSeq is the seq of the newest entry so far. */
+export function lastSeq(): number {
+  return seq;
+}
+
+/** @internal entryOf returns the entry of a subject that has not ended, if it was tracked. */
+export function entryOf(subject: object): Entry | undefined {
+  return bySubject.get(subject);
+}
+
+/**
+ * captureStacks turns the capture of creation stacks on or off for what is made from now on, and returns
+ * the previous setting. On by default: a report that names the creator is the point of the leak check. A
+ * stack costs some 10–30 µs; turn it off around a hot loop that makes many thousands of contexts.
+ */
+export function captureStacks(on: boolean): boolean {
+  if (typeof on !== "boolean") throw new TypeError(`captureStacks: on must be a boolean, got ${typeof on}`);
+  const previous = stacks;
+  stacks = on;
+  return previous;
+}
+
+// Frames from these folders are lifeline's own and say nothing about who made the subject: the packages' dist/
+// and, for stacks that a test runner maps back through source maps (Vitest does), their src/. The trailing
+// separator keeps `dist-test/` (our tests) out.
+const ownPrefixes: string[] = [];
+function addOwnPackage(dist: string): void {
+  for (const dir of [dist, join(dirname(dist), "src")]) ownPrefixes.push(dir + sep, pathToFileURL(dir).href + "/");
+}
+addOwnPackage(dirname(fileURLToPath(import.meta.url)));
+try {
+  addOwnPackage(dirname(createRequire(import.meta.url).resolve("@lifeline/core")));
+} catch {
+  // @lifeline/core resolved some other way (a bundle): fall back on the pattern below.
+}
+const ownPattern = /[\\/]@lifeline[\\/](?:core|testing)[\\/]/;
+// Nor do test runners' frames (node:test's are node: frames), nor frames without a place (`new Promise (<anonymous>)`).
+const runnerPattern = /[\\/]node_modules[\\/](?:@vitest|vitest|tinypool)[\\/]/;
+const placed = /:\d+:\d+\)?$/;
+
+function isOwnFrame(line: string): boolean {
+  if (ownPattern.test(line) || runnerPattern.test(line) || !placed.test(line)) return true;
+  // Node's own frames (node:internal/…, node:async_hooks, the test runner) say nothing either.
+  if (line.includes("(node:") || line.includes("at node:")) return true;
+  for (const p of ownPrefixes) if (line.includes(p)) return true;
+  return false;
+}
+
+const MAX_FRAMES = 8;
+
+function creationSite(): string {
+  const limit = Error.stackTraceLimit;
+  // Room for our frames (this, begin, lifeline's internals) plus the caller's.
+  Error.stackTraceLimit = 24;
+  // Formatted now: an unformatted stack keeps the receivers of its frames alive, the subject among them.
+  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = limit;
+  const frames = stack.split("\n").slice(1);
+  const theirs: string[] = [];
+  for (const f of frames) {
+    if (isOwnFrame(f)) continue;
+    theirs.push(f.trim());
+    if (theirs.length === MAX_FRAMES) break;
+  }
+  return theirs.length > 0 ? theirs.join("\n") : frames.map((f) => f.trim()).join("\n");
+}
+
+const tracker: Tracker = {
+  begin(kind: TrackKind, subject: object, what: string): void {
+    const old = bySubject.get(subject);
+    if (old !== undefined) live.delete(old.seq);
+    const entry: Entry = {
+      seq: ++seq,
+      kind,
+      what,
+      stack: stacks ? creationSite() : "",
+      createdAt: Date.now(),
+      scope: scopes.getStore(),
+      ref: new WeakRef(subject),
+      ended: false,
+    };
+    live.set(entry.seq, entry);
+    bySubject.set(subject, entry);
+    for (const l of beginListeners) l(entry, subject);
+    previous?.begin(kind, subject, what);
+  },
+  end(subject: object): void {
+    const entry = bySubject.get(subject);
+    if (entry !== undefined) {
+      entry.ended = true;
+      live.delete(entry.seq);
+      bySubject.delete(subject);
+    }
+    for (const l of endListeners) l(subject, entry);
+    previous?.end(subject);
+  },
+};
+
+// Installed once, when the package is first imported, so that everything made afterwards is seen. A tracker
+// that was there before (another tool's) keeps hearing everything through ours.
+const previous: Tracker | undefined = setTracker(tracker);
