@@ -57,17 +57,4 @@ export default tseslint.config(
     files: ["packages/core/src/**/*.ts"],
     rules: { "lifeline/no-stored-context": "off" },
   },
-  {
-    // Known findings in code these rules arrived after; each is listed in issue 6's report for its owner.
-    // Remove an entry once its file is fixed (or the line carries an eslint-disable comment that says why).
-    files: ["packages/core/src/semaphore.ts", "packages/core/src/waitgroup.ts", "packages/core/src/pool.ts"],
-    rules: { "lifeline/context-first": "off" },
-  },
-  {
-    files: ["packages/http/src/server.ts"],
-    rules: { "lifeline/context-first": "off", "lifeline/no-stored-context": "off" },
-  },
-  { files: ["packages/http/src/fetch.ts"], rules: { "lifeline/context-first": "off" } },
-  { files: ["examples/jobs.mjs"], rules: { "lifeline/forward-context": "off" } },
-  { files: ["examples/server/app.mjs"], rules: { "lifeline/lost-cancel": "off" } },
 );

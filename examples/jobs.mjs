@@ -1,7 +1,7 @@
 // Seed 003, "Realistic worker pattern": processJobs pulls jobs from a channel until the context is cancelled.
 // It checks ctx.done() in the same select as the job channel, so on shutdown it stops pulling new jobs, but
 // it finishes the job it is processing.
-import { background, Channel, go, recv, select, withCancel } from "@lifeline/core";
+import { background, Channel, go, recv, select, sleep, withCancel, withoutCancel } from "@lifeline/core";
 
 // processJobs pulls jobs from a channel until the context is cancelled.
 async function processJobs(ctx, jobs) {
@@ -18,7 +18,9 @@ async function processJobs(ctx, jobs) {
       return;
     }
     console.log("Processing:", r.value);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // the job itself; it always finishes
+    // The job itself. It always finishes, even after shutdown began: it runs under withoutCancel(ctx), which keeps
+    // ctx's values but never ends (Go's context.WithoutCancel), so cancelling ctx stops the pulling, not the job.
+    await sleep(withoutCancel(ctx), 200);
     console.log("Finished:", r.value);
   }
 }

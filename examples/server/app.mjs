@@ -240,6 +240,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     server.listen(port, host);
     await once(server, "listening");
   } catch (error) {
+    drain();
     await slow.close();
     throw error;
   }

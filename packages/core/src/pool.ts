@@ -76,7 +76,7 @@ export function workerPool<J>(
       if (r.index === 0 || !r.ok) return;
       const job = r.value as J;
       try {
-        await go(jobCtx, (c) => handle(c, job), { name: `${name} job` });
+        await go(jobCtx, (ctx) => handle(ctx, job), { name: `${name} job` });
         report.completed++;
       } catch (error) {
         if (jobCtx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error))) report.aborted.push(job);

@@ -18,9 +18,9 @@ class Acquire implements Listener {
   #task: Task<unknown> | undefined = undefined;
   #deadline: { release(): void } | undefined = undefined;
   constructor(
+    ctx: Context,
     readonly sem: Semaphore,
     readonly n: number,
-    ctx: Context,
   ) {
     this.promise = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
@@ -102,7 +102,7 @@ export class Semaphore {
       this.#used += n;
       return Promise.resolve();
     }
-    const a = new Acquire(this, n, ctx);
+    const a = new Acquire(ctx, this, n);
     a.prev = this.#tail;
     if (this.#tail === null) this.#head = a;
     else this.#tail.next = a;

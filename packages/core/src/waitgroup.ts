@@ -15,8 +15,8 @@ class Wait implements Listener {
   #task: Task<unknown> | undefined = undefined;
   #deadline: { release(): void } | undefined = undefined;
   constructor(
-    readonly group: WaitGroup,
     ctx: Context,
+    readonly group: WaitGroup,
   ) {
     this.promise = new Promise<void>((resolve, reject) => {
       this.#resolve = resolve;
@@ -91,7 +91,7 @@ export class WaitGroup {
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.#count === 0) return Promise.resolve();
-    const w = new Wait(this, ctx);
+    const w = new Wait(ctx, this);
     this.#waiters.add(w);
     return w.promise;
   }

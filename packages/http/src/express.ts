@@ -73,6 +73,6 @@ export function errorHandler(contexts: HttpContexts): ErrorRequestHandler {
   return function lifelineErrors(error: unknown, req, res, next) {
     const ctx = (req as { ctx?: Context }).ctx;
     if (ctx === undefined || clientError(error) !== undefined) return next(error);
-    contexts.failed(error, ctx, { method: req.method, url: req.originalUrl }, res);
+    contexts.failed(ctx, error, { method: req.method, url: req.originalUrl }, res);
   };
 }

@@ -87,7 +87,7 @@ export function errorHandler(contexts: HttpContexts): (error: FastifyError, requ
     const ctx = request.ctx as Context | null;
     // Throwing hands the error to the parent error handler.
     if (ctx === null || clientError(error) !== undefined) throw error;
-    const reported = contexts.failed(error, ctx, { method: request.method, url: request.url });
+    const reported = contexts.failed(ctx, error, { method: request.method, url: request.url });
     const res = reply.raw;
     if (!isOpen(res)) return;
     if (!reported) abandon(res);

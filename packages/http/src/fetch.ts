@@ -100,7 +100,7 @@ export async function fetch(ctx: Context, input: string | URL | Request, init?: 
     stop();
     return res;
   }
-  body = new RelayedBody(source, ctx, stop);
+  body = new RelayedBody(ctx, source, stop);
   // The ctx may have ended between the response and here, after the afterFunc ran without a body to end.
   const err = ctx.err();
   if (err !== undefined) body.end(err);
@@ -119,7 +119,7 @@ class RelayedBody {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #done = false;
 
-  constructor(source: ReadableStream<Uint8Array>, ctx: Context, release: () => void) {
+  constructor(ctx: Context, source: ReadableStream<Uint8Array>, release: () => void) {
     this.#reader = source.getReader();
     const finish = (): void => {
       if (this.#done) return;

@@ -103,7 +103,7 @@ export function errorHandler(contexts: HttpContexts): ErrorHandler<LifelineEnv> 
       return c.text("Internal Server Error", 500);
     }
     const { incoming, outgoing } = bindings(c);
-    const reported = contexts.failed(error, ctx, { method: incoming.method ?? c.req.method, url: incoming.url ?? c.req.path });
+    const reported = contexts.failed(ctx, error, { method: incoming.method ?? c.req.method, url: incoming.url ?? c.req.path });
     // A response already written (the deadline's 503) is left alone by lifeline's middleware; one whose
     // client left cannot be written to.
     if (!isOpen(outgoing)) return c.body(null, 503);

@@ -76,14 +76,12 @@ type Responder = {
   removeListener(event: "close" | "finish", listener: () => void): unknown;
 };
 
-/** One in-flight request: its context, how to end it, and how to answer it when it times out. */
+/** One in-flight request, for the shutdown report: what it is and since when. */
 class Flight {
   prev: Flight | null = null;
   next: Flight | null = null;
   ended = false;
   constructor(
-    readonly ctx: Context,
-    readonly end: CancelCauseFunc,
     readonly method: string,
     readonly url: string,
     readonly startedAt: number,
@@ -112,6 +110,7 @@ function positive(name: string, v: unknown, fallback: number): number {
  */
 export class HttpContexts {
   /** ctx is the server's root context (Go's BaseContext): parent of every request context. */
+  // eslint-disable-next-line lifeline/no-stored-context -- the root lives exactly as long as the server it serves
   readonly ctx: Context;
   /** stats are live counters. */
   readonly stats: HttpStats = { requests: 0, inFlight: 0, completed: 0, disconnected: 0, timedOut: 0, shutDown: 0, failed: 0 };
@@ -218,7 +217,7 @@ export class HttpContexts {
         if (ctx.err() === DeadlineExceeded && !res.writableEnded) answerTimeout();
       });
     }
-    const flight = new Flight(ctx, end, method, url, Date.now());
+    const flight = new Flight(method, url, Date.now());
     this.#link(flight);
 
     const finish = (why: unknown): void => {
@@ -231,7 +230,7 @@ export class HttpContexts {
       // children (a timed-out request would leak one context). It does not change ctx's cause.
       end(why);
       stopTimer?.();
-      this.#settle(flight, ctx);
+      this.#settle(ctx, flight);
     };
     // 'finish' or 'close', whichever comes first; left() tells a client that went away from a response that ended.
     const onEnd = (): void => finish(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
@@ -240,7 +239,7 @@ export class HttpContexts {
     return ctx;
   }
 
-  #settle(flight: Flight, ctx: Context): void {
+  #settle(ctx: Context, flight: Flight): void {
     const why = cause(ctx);
     if (why === ResponseCompleted) this.stats.completed++;
     else if (why instanceof ClientDisconnectedError) this.stats.disconnected++;
@@ -275,7 +274,7 @@ export class HttpContexts {
    * a server error. Without `res` it only classifies and reports: a framework adapter answers in the
    * framework's own way.
    */
-  failed(error: unknown, ctx: Context, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
+  failed(ctx: Context, error: unknown, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
     const why = cause(ctx);
     if ((ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) || why instanceof ClientDisconnectedError) {
       if (res !== undefined) abandon(res, ctx.err() === DeadlineExceeded ? this.#timeoutStatus : 503);
@@ -305,9 +304,9 @@ export class HttpContexts {
       const request = { method: req.method ?? "GET", url: req.url ?? "/" };
       try {
         const result = fn(ctx, req, res) as PromiseLike<unknown> | undefined;
-        if (typeof result?.then === "function") result.then(undefined, (error: unknown) => this.failed(error, ctx, request, res));
+        if (typeof result?.then === "function") result.then(undefined, (error: unknown) => this.failed(ctx, error, request, res));
       } catch (error) {
-        this.failed(error, ctx, request, res);
+        this.failed(ctx, error, request, res);
       }
     };
   }

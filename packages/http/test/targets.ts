@@ -128,7 +128,7 @@ export const h2StreamTarget: Target = {
         stream.end();
       })().catch((error: unknown) => {
         // What HttpContexts.failed does for a response, done by hand for a raw stream.
-        const reported = contexts.failed(error, ctx, request);
+        const reported = contexts.failed(ctx, error, request);
         if (stream.destroyed || stream.writableEnded) return;
         // Only destroy(error) resets: close(code) and destroy() end the stream, and the client reads a normal end.
         if (stream.headersSent) stream.destroy(new Error("response reset"));
