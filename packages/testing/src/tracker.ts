@@ -28,19 +28,51 @@ export class TestScope {
   }
 }
 
-/** @internal Entry is what the tracker knows of one subject. It never holds the subject strongly. */
-export interface Entry {
-  /** seq orders entries by creation; a {@link Snapshot} is a seq. */
+/** @internal Entry is what the tracker knows of one subject. It never holds the subject strongly for long. */
+export class Entry {
+  /** seq orders entries by creation; a Snapshot is a seq. */
   readonly seq: number;
   readonly kind: TrackKind;
   readonly what: string;
-  /** stack is the creation site, lifeline's own frames removed; "" when stacks are off. */
-  readonly stack: string;
   readonly createdAt: number;
   readonly scope: TestScope | undefined;
   readonly ref: WeakRef<object>;
   /** ended: the subject ended (cancelled, settled, stopped), as opposed to being dropped by a check. */
-  ended: boolean;
+  ended = false;
+  #site: Error | undefined;
+  #stack: string | undefined;
+
+  constructor(seq: number, kind: TrackKind, what: string, subject: object, site: Error | undefined) {
+    this.seq = seq;
+    this.kind = kind;
+    this.what = what;
+    this.createdAt = Date.now();
+    this.scope = scopes.getStore();
+    this.ref = new WeakRef(subject);
+    this.#site = site;
+    this.#stack = site === undefined ? "" : undefined;
+  }
+
+  /** stack is the creation site, lifeline's own frames removed; "" when stacks were off. */
+  get stack(): string {
+    if (this.#stack === undefined) {
+      this.#stack = trimStack(this.#site?.stack ?? "");
+      this.#site = undefined;
+    }
+    return this.#stack;
+  }
+
+  /** @internal formatNow formats the stack if it is still pending, releasing the captured frames. */
+  formatNow(): void {
+    if (this.#site !== undefined) void this.stack;
+  }
+
+  /** @internal release drops a stack not formatted yet: the subject ended, nobody will ask for it. */
+  release(): void {
+    if (this.#site === undefined) return;
+    this.#site = undefined;
+    this.#stack = "";
+  }
 }
 
 const scopes = new AsyncLocalStorage<TestScope>();
@@ -105,13 +137,41 @@ function isOwnFrame(line: string): boolean {
 
 const MAX_FRAMES = 8;
 
-function creationSite(): string {
+/**
+ * captureSite captures the stack (cheap: a few µs) without formatting it (the expensive part, 10–30 µs). The
+ * formatting waits for the next turn of the event loop, and most subjects have ended by then, their stack
+ * dropped unformatted. It cannot wait longer: until formatted, a stack keeps the receivers of its frames
+ * alive, the subject among them, and the tracker must not keep subjects alive (nor hide lost cancels).
+ */
+function captureSite(entrySeq: number): Error {
   const limit = Error.stackTraceLimit;
   // Room for our frames (this, begin, lifeline's internals) plus the caller's.
-  Error.stackTraceLimit = 24;
-  // Formatted now: an unformatted stack keeps the receivers of its frames alive, the subject among them.
-  const stack = new Error().stack ?? "";
+  Error.stackTraceLimit = 16;
+  const site = new Error(`entry ${entrySeq}`);
   Error.stackTraceLimit = limit;
+  return site;
+}
+
+let pending: Entry[] = [];
+let flushScheduled = false;
+// Captured at import: fake timers installed by a test must not stop the formatting.
+const realSetImmediate = globalThis.setImmediate;
+
+function flush(): void {
+  flushScheduled = false;
+  const entries = pending;
+  pending = [];
+  for (const e of entries) if (!e.ended) e.formatNow();
+}
+
+function formatSoon(e: Entry): void {
+  pending.push(e);
+  if (flushScheduled) return;
+  flushScheduled = true;
+  realSetImmediate(flush).unref();
+}
+
+function trimStack(stack: string): string {
   const frames = stack.split("\n").slice(1);
   const theirs: string[] = [];
   for (const f of frames) {
@@ -126,16 +186,9 @@ const tracker: Tracker = {
   begin(kind: TrackKind, subject: object, what: string): void {
     const old = bySubject.get(subject);
     if (old !== undefined) live.delete(old.seq);
-    const entry: Entry = {
-      seq: ++seq,
-      kind,
-      what,
-      stack: stacks ? creationSite() : "",
-      createdAt: Date.now(),
-      scope: scopes.getStore(),
-      ref: new WeakRef(subject),
-      ended: false,
-    };
+    const n = ++seq;
+    const entry = new Entry(n, kind, what, subject, stacks ? captureSite(n) : undefined);
+    if (stacks) formatSoon(entry);
     live.set(entry.seq, entry);
     bySubject.set(subject, entry);
     for (const l of beginListeners) l(entry, subject);
@@ -145,6 +198,7 @@ const tracker: Tracker = {
     const entry = bySubject.get(subject);
     if (entry !== undefined) {
       entry.ended = true;
+      entry.release();
       live.delete(entry.seq);
       bySubject.delete(subject);
     }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { background, Channel, go, sleep, withCancel, type CancelFunc, type Context } from "@lifeline/core";
 import {
   assertNoLeaks,
+  captureStacks,
   checkLeaks,
   findLeaks,
   leakCheck,
@@ -312,6 +313,25 @@ describe("leakCheck", () => {
         forgottenCancel(ctx);
       }, { retryMs: 0 });
       await assert.rejects(named(undefined), (e: LeakError) => e.leaks[0]!.test === "namedTest");
+      cancel();
+    }),
+  );
+
+  it(
+    "reports without a creation site when stack capture is off",
+    leakCheck(async () => {
+      const [ctx, cancel] = root();
+      const previous = captureStacks(false);
+      let scope: TestScope;
+      try {
+        [scope] = scoped("no stacks", () => forgottenCancel(ctx));
+      } finally {
+        assert.equal(captureStacks(previous), false);
+      }
+      const leaks = await findLeaks(scope, quick);
+      assert.equal(leaks[0]?.stack, "");
+      assert.doesNotMatch(new LeakError(leaks).message, /created/);
+      assert.throws(() => captureStacks("yes" as unknown as boolean), TypeError);
       cancel();
     }),
   );
