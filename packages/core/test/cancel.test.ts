@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { getEventListeners } from "node:events";
@@ -1327,3 +1328,5 @@ describe("withSignal", () => {
     assert.equal(getEventListeners(controller.signal, "abort").length, 0);
   });
 });
+
+after(() => assertNoLeaks());

@@ -1,4 +1,5 @@
-import { describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
@@ -604,3 +605,5 @@ describe("Channel.recv losing to cancellation", () => {
     assert.ok(wonByReceiver > 0 && lostToCancel > 0, `both outcomes happened (${wonByReceiver}/${lostToCancel})`);
   });
 });
+
+afterAllTests(() => assertNoLeaks());

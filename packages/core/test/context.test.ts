@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import {
@@ -655,3 +656,5 @@ describe("bad input", () => {
     cancelChild();
   });
 });
+
+after(() => assertNoLeaks());

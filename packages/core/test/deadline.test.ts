@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
@@ -397,3 +398,5 @@ describe("deadline timers", () => {
     assert.equal(r.stdout.trim(), "live");
   });
 });
+
+after(() => assertNoLeaks());

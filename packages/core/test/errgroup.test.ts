@@ -1,4 +1,5 @@
 import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers/promises";
 import {
@@ -450,3 +451,5 @@ describe("ErrGroup misuse", () => {
     );
   });
 });
+
+after(() => assertNoLeaks());

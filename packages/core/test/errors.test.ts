@@ -1,4 +1,5 @@
 import { after, before, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -242,3 +243,5 @@ describe("fetch with ctx.signal against a server that never answers", () => {
     assert.equal(DeadlineExceeded.message, "context deadline exceeded");
   });
 });
+
+after(() => assertNoLeaks());

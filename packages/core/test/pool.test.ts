@@ -1,4 +1,5 @@
 import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import {
   background,
@@ -425,3 +426,5 @@ describe("workerPool misuse", () => {
     });
   }
 });
+
+after(() => assertNoLeaks());

@@ -1,4 +1,5 @@
-import { describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -668,3 +669,5 @@ describe("select and recv against one long-lived ctx", () => {
     }
   });
 });
+
+afterAllTests(() => assertNoLeaks());

@@ -1,4 +1,5 @@
-import { describe, it, type TestContext } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import {
   background,
@@ -325,3 +326,5 @@ describe("Semaphore misuse", () => {
     }
   });
 });
+
+after(() => assertNoLeaks());

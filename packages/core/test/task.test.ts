@@ -1,4 +1,5 @@
 import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -685,3 +686,5 @@ describe("captureTaskStacks", () => {
     assert.throws(() => captureTaskStacks(1 as unknown as boolean), TypeError);
   });
 });
+
+after(() => assertNoLeaks());

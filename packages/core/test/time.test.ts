@@ -1,4 +1,5 @@
-import { describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -376,3 +377,5 @@ describe("timers that lost do not keep the process alive", { concurrency: true }
     });
   }
 });
+
+afterAllTests(() => assertNoLeaks());

@@ -1,4 +1,5 @@
 import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import {
   background,
@@ -374,3 +375,5 @@ describe("WaitGroup.go", () => {
     assert.equal(wg.count, 0);
   });
 });
+
+after(() => assertNoLeaks());

@@ -1,4 +1,5 @@
 import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import http from "node:http";
@@ -113,3 +114,5 @@ describe("the task dump", () => {
 after(() => {
   assert.equal(taskDump().length, 0, "no task left behind by this file");
 });
+
+after(() => assertNoLeaks());

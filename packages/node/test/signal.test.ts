@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -108,3 +109,5 @@ describe("notifyContext", () => {
     assert.equal(e.message, "received SIGINT");
   });
 });
+
+after(() => assertNoLeaks());
