@@ -294,8 +294,10 @@ export async function findLeaks(scope?: TestScope, options?: LeakOptions): Promi
  * leakCheck wraps a test function (node:test's `it(name, leakCheck(async (t) => …))`, or Vitest's): it runs
  * `fn` in a {@link TestScope} named after the test, then fails with a {@link LeakError} if anything made in
  * that scope is still alive after retrying for up to `retryMs`. Scopes follow async hops, so tests that run
- * concurrently each get only their own leaks. If `fn` fails, its error is rethrown and what it left is
- * dropped unchecked. Each leak is reported once: what a check reported or ignored, later checks skip.
+ * concurrently each get only their own leaks. Under node:test the check runs as the test's last `t.after`
+ * hook, so cleanup that the test registered with `t.after` has run by then; elsewhere it runs when `fn` has
+ * settled. If `fn` fails, its error is rethrown and what it left is dropped unchecked. Each leak is reported
+ * once: what a check reported or ignored, later checks skip.
  */
 export function leakCheck<C>(fn: (t: C) => unknown, options?: LeakOptions): (t: C) => Promise<void> {
   if (typeof fn !== "function") throw new TypeError(`leakCheck: fn must be a function, got ${typeof fn}`);
@@ -308,10 +310,20 @@ export function leakCheck<C>(fn: (t: C) => unknown, options?: LeakOptions): (t: 
       take(domainEntries({ scope, upTo: Infinity, after: 0 }));
       throw error;
     }
-    const { leaks, entries } = await search({ scope, upTo: Infinity, after: s.after }, s);
-    take(entries);
-    if (leaks.length > 0) throw new LeakError(leaks);
+    const check = async (): Promise<void> => {
+      const { leaks, entries } = await search({ scope, upTo: Infinity, after: s.after }, s);
+      take(entries);
+      if (leaks.length > 0) throw new LeakError(leaks);
+    };
+    // node:test runs t.after hooks in the order they were added, after the test function: ours comes last.
+    const after = (t as { after?: unknown } | null | undefined)?.after;
+    if (typeof after === "function" && !isVitest(t)) after.call(t, check);
+    else await check();
   };
+}
+
+function isVitest(t: unknown): boolean {
+  return typeof (t as { task?: unknown }).task === "object";
 }
 
 function testName(t: unknown): string | undefined {

@@ -297,7 +297,7 @@ describe("leakCheck", () => {
 
   it(
     "names the scope after the test: node:test's fullName or name, Vitest's task.name",
-    leakCheck(async (t) => {
+    leakCheck(async () => {
       const [ctx, cancel] = root();
       const check = leakCheck(() => void forgottenCancel(ctx), { retryMs: 0 });
       const nameOf = (arg: unknown) =>
@@ -305,7 +305,6 @@ describe("leakCheck", () => {
           () => assert.fail("expected a LeakError"),
           (e: LeakError) => e.leaks[0]!.test,
         );
-      assert.equal(await nameOf(t), t.fullName ?? t.name);
       assert.equal(await nameOf({ name: "plain" }), "plain");
       assert.equal(await nameOf({ name: "n", fullName: "suite > n" }), "suite > n");
       assert.equal(await nameOf({ task: { name: "vitest test" } }), "vitest test");
@@ -336,6 +335,25 @@ describe("leakCheck", () => {
     }),
   );
 
+  it(
+    "under node:test, names the scope after the test and checks after the test's own t.after hooks",
+    leakCheck(async (t) => {
+      let seen: (string | undefined)[] = [];
+      let expected = "";
+      await t.test(
+        "inner",
+        leakCheck(async (inner) => {
+          expected = inner.fullName ?? inner.name;
+          const [, cancel] = root();
+          inner.after(cancel); // runs before the check: no leak
+          seen = (await findLeaks(undefined, { retryMs: 0 })).map((l) => l.test);
+        }),
+      );
+      assert.ok(expected.endsWith("inner"), expected);
+      assert.ok(seen.includes(expected), `${expected} not in ${String(seen)}`);
+    }),
+  );
+
   it("rejects a bad fn or bad options with a TypeError", () => {
     assert.throws(() => leakCheck(42 as unknown as () => void), TypeError);
     assert.throws(() => leakCheck(() => {}, { retryMs: -1 }), /retryMs/);
@@ -358,7 +376,7 @@ describe("leakCheck on tests that node:test runs concurrently", { concurrency: t
       await sleep(ctx, 5);
       cancelA();
     })(t);
-    aChecked.resolve();
+    t.after(() => aChecked.resolve()); // added after leakCheck's own t.after hook: runs once A was checked
   });
   it(
     "B",
