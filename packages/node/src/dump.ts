@@ -88,7 +88,8 @@ export function formatTaskDump(entries: readonly TaskDumpEntry[] = taskDump()): 
 
 /**
  * installDumpSignal prints the task dump to stderr whenever `signal` (default SIGUSR2) arrives, like a Go
- * program's SIGQUIT dump but without exiting. Opt-in. Returns a function that removes the handler.
+ * program's SIGQUIT dump but without exiting. Opt-in. Returns a function that removes the handler. Node also
+ * writes a diagnostic report on SIGUSR2 when started with `--report-on-signal`; pick another signal then.
  */
 export function installDumpSignal(signal: NodeJS.Signals = "SIGUSR2", write: (text: string) => void = (s) => process.stderr.write(s)): () => void {
   if (typeof signal !== "string") throw new TypeError(`installDumpSignal: signal must be a signal name, got ${typeof signal}`);
