@@ -1,10 +1,10 @@
-import { background, CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
+import { background } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
-import { tracker } from "./track.js";
-import { taskOf, type Task } from "./task.js";
+import { Parked } from "./internal/parked.js";
+import type { Task } from "./task.js";
 
 /**
  * RecvResult is what a receive gives: `[value, true]` for a value that was sent, `[undefined, false]` once
@@ -109,83 +109,42 @@ export interface Fired {
 }
 
 /**
- * @internal Op is one blocked operation (recv, send or select): it owns its waiters and its ctx listener,
- * and settles exactly once. Whatever settles it first removes every other trace of it, synchronously.
+ * @internal Op is one blocked channel operation (recv, send or select): a {@link Parked} that also owns the
+ * waiters it queued on channels, one per case.
  */
-export class Op implements Listener {
-  prevSibling: Listener | null = null;
-  nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
-  readonly promise: Promise<unknown>;
-  resolve!: (value: unknown) => void;
-  reject!: (error: unknown) => void;
+export class Op extends Parked<unknown> {
   waiters: Waiter | Waiter[] | null = null;
-  source: Source | undefined = undefined;
-  /** task is the task blocked on this op, told when it settles. */
-  task: Task<unknown> | undefined = undefined;
-  /** deadline is the deadline timer held while this op waits (see holdDeadline). */
-  deadline: { release(): void } | undefined = undefined;
   constructor(readonly kind: number) {
-    this.promise = new Promise((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
+    super();
+  }
+
+  /** wait queues each waiter on its channel and starts waiting (see Parked.park for ctx, about and task). */
+  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, about = ctx, task?: Task<unknown>): void {
+    this.waiters = waiters;
+    if (waiters instanceof Waiter) waiters.ch.park(waiters);
+    else for (const w of waiters) w.ch.park(w);
+    this.park(ctx, what, about, task);
   }
 
   /** fire settles the op with the channel operation of waiter `w`, already taken off its queue. */
   fire(w: Waiter, value: unknown, ok: boolean): void {
-    this.#finish();
     switch (this.kind) {
       case OP_RECV:
-        this.resolve(ok ? [value, true] : [undefined, false]);
+        this.settle(ok ? [value, true] : [undefined, false]);
         break;
       case OP_SEND:
-        this.resolve(undefined);
+        this.settle(undefined);
         break;
       default:
-        this.resolve({ index: w.index, value: w.sending ? undefined : value, ok: w.sending ? true : ok } satisfies Fired);
+        this.settle({ index: w.index, value: w.sending ? undefined : value, ok: w.sending ? true : ok } satisfies Fired);
     }
   }
 
-  /** fail rejects the op (a send case whose channel was closed). */
-  fail(error: unknown): void {
-    this.#finish();
-    this.reject(error);
-  }
-
-  ended(err: Error): void {
-    this.#finish();
-    this.reject(err);
-  }
-
-  #finish(): void {
+  protected leave(): void {
     const ws = this.waiters;
     this.waiters = null;
     if (ws instanceof Waiter) ws.ch.unpark(ws);
     else if (ws !== null) for (const w of ws) w.ch.unpark(w);
-    if (this.source !== undefined) {
-      this.source.detach(this);
-      this.source = undefined;
-    }
-    if (this.task !== undefined) {
-      this.task.unblock();
-      this.task = undefined;
-    }
-    if (this.deadline !== undefined) {
-      this.deadline.release();
-      this.deadline = undefined;
-    }
-    if (tracker !== undefined) tracker.end(this);
-  }
-
-  /** parked records that this op now waits on `what`: on its task (found from ctx, if any), and for a tracker. */
-  parked(ctx: Context | undefined, what: string, task = ctx === undefined ? undefined : taskOf(ctx)): void {
-    this.deadline = holdDeadline(ctx);
-    if (task !== undefined) {
-      this.task = task;
-      task.block(what);
-    }
-    if (tracker !== undefined) tracker.begin("wait", this, what);
   }
 }
 
@@ -251,11 +210,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     if (err !== undefined) return Promise.reject(err);
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
     const op = new Op(OP_RECV);
-    const w = new Waiter(this as Channel<unknown>, op, 0, false, undefined);
-    op.waiters = w;
-    this.park(w);
-    op.source = CancelCtx.attach(ctx, op);
-    op.parked(ctx, "chan recv");
+    op.wait(ctx, new Waiter(this as Channel<unknown>, op, 0, false, undefined), "chan recv");
     return op.promise as Promise<RecvResult<T>>;
   }
 
@@ -274,11 +229,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
       return Promise.resolve();
     }
     const op = new Op(OP_SEND);
-    const w = new Waiter(this as Channel<unknown>, op, 0, true, value);
-    op.waiters = w;
-    this.park(w);
-    op.source = CancelCtx.attach(ctx, op);
-    op.parked(ctx, "chan send");
+    op.wait(ctx, new Waiter(this as Channel<unknown>, op, 0, true, value), "chan send");
     return op.promise as Promise<void>;
   }
 

@@ -126,23 +126,18 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
   }
   const op = new Op(OP_SELECT);
   const waiters: Waiter[] = [];
-  for (let k = 0; k < cases.length; k++) {
-    const c = cases[k]!;
-    const ch = c.channel as Channel<unknown>;
-    const w = new Waiter(ch, op, k, c.op === "send", c.op === "send" ? c.value : undefined);
-    waiters.push(w);
-    ch.park(w);
-  }
-  op.waiters = waiters;
   // A select waits on the context of its first `recv(ctx.done())` case: that names the task it blocks (a task
   // context's done channel carries its task; any other done channel leads to one through its context's values).
   let owner: Context | undefined;
   let task: Task<unknown> | undefined;
-  for (const c of cases) {
+  for (let k = 0; k < cases.length; k++) {
+    const c = cases[k]!;
+    const ch = c.channel as Channel<unknown>;
+    waiters.push(new Waiter(ch, op, k, c.op === "send", c.op === "send" ? c.value : undefined));
     task ??= (c as { task?: Task<unknown> }).task;
-    owner ??= (c.channel as Channel<unknown>).owner;
+    owner ??= ch.owner;
   }
-  op.parked(owner, `select (${cases.length} cases)`, task);
+  op.wait(undefined, waiters, `select (${cases.length} cases)`, owner, task);
   return op.promise as Promise<SelectResult<C>>;
 }
 

@@ -1,53 +1,20 @@
-import { CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
-import { tracker } from "./track.js";
-import { taskOf, type Task } from "./task.js";
+import { Parked } from "./internal/parked.js";
 
-class Acquire implements Listener {
-  prevSibling: Listener | null = null;
-  nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
+/** Acquire is a queued {@link Parked} acquire of `n` permits. */
+class Acquire extends Parked<void> {
   prev: Acquire | null = null;
   next: Acquire | null = null;
   queued = true;
-  readonly promise: Promise<void>;
-  #resolve!: () => void;
-  #reject!: (error: unknown) => void;
-  #source: Source | undefined = undefined;
-  #task: Task<unknown> | undefined = undefined;
-  #deadline: { release(): void } | undefined = undefined;
   constructor(
-    ctx: Context,
     readonly sem: Semaphore,
     readonly n: number,
   ) {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.#source = CancelCtx.attach(ctx, this);
-    this.#deadline = holdDeadline(ctx);
-    this.#task = taskOf(ctx);
-    this.#task?.block(`semaphore acquire ${n}`);
-    if (tracker !== undefined) tracker.begin("wait", this, `semaphore acquire ${n}`);
+    super();
   }
-  #finish(): void {
-    this.#source?.detach(this);
-    this.#source = undefined;
-    this.#task?.unblock();
-    this.#deadline?.release();
-    this.#deadline = undefined;
-    if (tracker !== undefined) tracker.end(this);
-  }
-  grant(): void {
-    this.#finish();
-    this.#resolve();
-  }
-  ended(err: Error): void {
-    this.#finish();
-    this.sem.leave(this); // never holds permits: it was still queued
-    this.#reject(err);
+  protected leave(): void {
+    this.sem.leave(this); // a granted one has left the queue already; one whose ctx ended never holds permits
   }
 }
 
@@ -102,11 +69,12 @@ export class Semaphore {
       this.#used += n;
       return Promise.resolve();
     }
-    const a = new Acquire(ctx, this, n);
+    const a = new Acquire(this, n);
     a.prev = this.#tail;
     if (this.#tail === null) this.#head = a;
     else this.#tail.next = a;
     this.#tail = a;
+    a.park(ctx, `semaphore acquire ${n}`); // queued first: the context may end the wait at once
     return a.promise;
   }
 
@@ -149,7 +117,7 @@ export class Semaphore {
       if (this.#head === null) this.#tail = null;
       else this.#head.prev = null;
       a.next = null;
-      a.grant();
+      a.settle(undefined);
     }
   }
 }

@@ -1,10 +1,10 @@
-import { CancelCtx, type Listener, type Source } from "./cancel.js";
+import { CancelCtx, type Listener } from "./cancel.js";
 import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
 import { checkContext, type Context } from "./context.js";
 import { Alarm } from "./internal/alarm.js";
 import { describe } from "./internal/describe.js";
+import { Parked } from "./internal/parked.js";
 import { tracker } from "./track.js";
-import { taskOf, type Task } from "./task.js";
 
 function checkMs(fn: string, ms: unknown): asserts ms is number {
   if (typeof ms !== "number" || Number.isNaN(ms)) {
@@ -13,50 +13,20 @@ function checkMs(fn: string, ms: unknown): asserts ms is number {
 }
 
 function wake(s: Sleep): void {
-  s.wake();
+  s.settle(undefined);
 }
 
-class Sleep implements Listener {
-  prevSibling: Listener | null = null;
-  nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
-  readonly promise: Promise<void>;
-  #resolve!: () => void;
-  #reject!: (error: unknown) => void;
+/** Sleep is a {@link Parked} wait that its own (ref'd) timer settles. */
+class Sleep extends Parked<void> {
   readonly #alarm: Alarm<Sleep> | undefined;
-  #source: Source | undefined;
-  readonly #task: Task<unknown> | undefined;
-
   constructor(ctx: Context, ms: number) {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    super();
     this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(Date.now() + ms, wake, this, true);
     this.#alarm?.start();
-    this.#source = CancelCtx.attach(ctx, this);
-    this.#task = taskOf(ctx);
-    this.#task?.block(`sleep ${ms}ms`);
-    if (tracker !== undefined) tracker.begin("wait", this, `sleep ${ms}ms`);
+    this.park(ctx, `sleep ${ms}ms`);
   }
-
-  wake(): void {
-    this.#source?.detach(this);
-    this.#source = undefined;
-    this.#finish();
-    this.#resolve();
-  }
-
-  ended(err: Error): void {
+  protected leave(): void {
     this.#alarm?.stop();
-    this.#source = undefined;
-    this.#finish();
-    this.#reject(err);
-  }
-
-  #finish(): void {
-    this.#task?.unblock();
-    if (tracker !== undefined) tracker.end(this);
   }
 }
 

@@ -1,49 +1,15 @@
-import { CancelCtx, holdDeadline, type Listener, type Source } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
-import { tracker } from "./track.js";
-import { go, taskOf, type Task, type TaskOptions } from "./task.js";
+import { Parked } from "./internal/parked.js";
+import { go, type Task, type TaskOptions } from "./task.js";
 
-class Wait implements Listener {
-  prevSibling: Listener | null = null;
-  nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
-  readonly promise: Promise<void>;
-  #resolve!: () => void;
-  #reject!: (error: unknown) => void;
-  #source: Source | undefined = undefined;
-  #task: Task<unknown> | undefined = undefined;
-  #deadline: { release(): void } | undefined = undefined;
-  constructor(
-    ctx: Context,
-    readonly group: WaitGroup,
-  ) {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.#source = CancelCtx.attach(ctx, this);
-    this.#deadline = holdDeadline(ctx);
-    this.#task = taskOf(ctx);
-    this.#task?.block("WaitGroup.wait");
-    if (tracker !== undefined) tracker.begin("wait", this, "WaitGroup.wait");
+/** Wait is a {@link Parked} WaitGroup.wait. */
+class Wait extends Parked<void> {
+  constructor(readonly group: WaitGroup) {
+    super();
   }
-  #finish(): void {
-    this.#source?.detach(this);
-    this.#source = undefined;
-    this.#task?.unblock();
-    this.#deadline?.release();
-    this.#deadline = undefined;
-    if (tracker !== undefined) tracker.end(this);
-  }
-  release(): void {
-    this.#finish();
-    this.#resolve();
-  }
-  ended(err: Error): void {
+  protected leave(): void {
     this.group.forget(this);
-    this.#finish();
-    this.#reject(err);
   }
 }
 
@@ -73,7 +39,7 @@ export class WaitGroup {
     if (next === 0 && this.#waiters.size > 0) {
       const waiters = this.#waiters;
       this.#waiters = new Set();
-      for (const w of waiters) w.release();
+      for (const w of waiters) w.settle(undefined);
     }
   }
 
@@ -91,8 +57,9 @@ export class WaitGroup {
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.#count === 0) return Promise.resolve();
-    const w = new Wait(ctx, this);
+    const w = new Wait(this);
     this.#waiters.add(w);
+    w.park(ctx, "WaitGroup.wait"); // registered first: the context may end the wait at once
     return w.promise;
   }
 
