@@ -119,7 +119,11 @@ export function isSignalLike(value: unknown): value is SignalLike {
   return typeof s.aborted === "boolean" && typeof s.addEventListener === "function" && typeof s.removeEventListener === "function";
 }
 
-/** @internal isContext reports whether `value` can be used as a Context (for one we did not make: duck-typed). */
+/**
+ * isContext reports whether `value` can be used as a Context: one this package made, or an object with
+ * `deadline`, `done`, `err` and `value` methods and an AbortSignal-like `signal` (read only for those).
+ * For integrations that validate their `ctx` argument.
+ */
 export function isContext(value: unknown): value is Context {
   if (value instanceof Ctx) return true;
   if (typeof value !== "object" || value === null) return false;

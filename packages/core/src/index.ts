@@ -1,5 +1,5 @@
 // @lifeline/core: Go's context model for TypeScript. The whole public API, on one screen.
-export { type Context, type Key, createKey, withValue } from "./context.js";
+export { type Context, type Key, createKey, withValue, isContext } from "./context.js";
 export {
   type CancelFunc,
   type CancelCauseFunc,

@@ -1,4 +1,4 @@
-import { afterFunc, DeadlineExceeded, remaining, type Context } from "@lifeline/core";
+import { afterFunc, DeadlineExceeded, isContext, remaining, type Context } from "@lifeline/core";
 import { BudgetExhaustedError } from "./errors.js";
 import { formatTimeoutMs, parseTimeoutMs, TIMEOUT_HEADER } from "./timeout-header.js";
 
@@ -54,7 +54,7 @@ const DEFAULT_MARGIN_MS = 5;
  * is not a finite non-negative number.
  */
 export async function fetch(ctx: Context, input: string | URL | Request, init?: FetchInit): Promise<Response> {
-  if (!looksLikeContext(ctx)) throw new TypeError(`fetch: ctx must be a Context, got ${describe(ctx)}`);
+  if (!isContext(ctx)) throw new TypeError(`fetch: ctx must be a Context, got ${describe(ctx)}`);
   if (init !== undefined && (typeof init !== "object" || init === null)) {
     throw new TypeError(`fetch: init must be an object, got ${describe(init)}`);
   }
@@ -204,22 +204,6 @@ function checkMs(name: string, value: unknown): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new TypeError(`fetch: ${name} must be a non-negative number of milliseconds, got ${describe(value)}`);
   }
-}
-
-/**
- * looksLikeContext checks the shape without reading `signal`: reading it would make a core context create
- * its AbortController, which this fetch never needs. afterFunc and remaining check the rest.
- */
-function looksLikeContext(value: unknown): value is Context {
-  if (typeof value !== "object" || value === null) return false;
-  const c = value as Record<string, unknown>;
-  return (
-    typeof c.deadline === "function" &&
-    typeof c.done === "function" &&
-    typeof c.err === "function" &&
-    typeof c.value === "function" &&
-    "signal" in c
-  );
 }
 
 function describe(value: unknown): string {

@@ -1,5 +1,5 @@
 import { constants } from "node:os";
-import { withCancelCause, type CancelFunc, type Context } from "@lifeline/core";
+import { isContext, withCancelCause, type CancelFunc, type Context } from "@lifeline/core";
 
 /** SignalReceivedError is the cause of a {@link notifyContext} context that a signal ended. */
 export class SignalReceivedError extends Error {
@@ -40,7 +40,7 @@ function describe(value: unknown): string {
  * @throws TypeError if a signal name is not one Node knows.
  */
 export function notifyContext(parent: Context, options: NotifyOptions = {}): [ctx: Context, stop: CancelFunc] {
-  if (typeof (parent as { err?: unknown } | null)?.err !== "function") {
+  if (!isContext(parent)) {
     throw new TypeError(`notifyContext: parent must be a Context, got ${describe(parent)}`);
   }
   const signals = options.signals ?? (["SIGINT", "SIGTERM"] as const);
