@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -89,3 +91,5 @@ typed().run(
   },
   "context-first (typed)",
 );
+
+after(() => assertNoLeaks());

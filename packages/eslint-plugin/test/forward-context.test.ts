@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -127,3 +129,5 @@ typed().run(
   },
   "forward-context (typed)",
 );
+
+after(() => assertNoLeaks());

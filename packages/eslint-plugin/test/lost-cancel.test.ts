@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, suggestions, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -265,3 +267,5 @@ typed().run(
 },
   "lost-cancel (typed)",
 );
+
+after(() => assertNoLeaks());

@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -58,3 +60,5 @@ typed().run(
   },
   "no-background-in-request (typed)",
 );
+
+after(() => assertNoLeaks());

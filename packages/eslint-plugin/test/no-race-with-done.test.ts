@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -38,3 +40,5 @@ untyped().run("no-race-with-done", {
     },
   ],
 });
+
+after(() => assertNoLeaks());

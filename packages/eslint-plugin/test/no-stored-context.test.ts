@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -74,3 +76,5 @@ export abstract class Child extends Base { constructor(readonly parent: Context)
   },
   "no-stored-context (typed)",
 );
+
+after(() => assertNoLeaks());

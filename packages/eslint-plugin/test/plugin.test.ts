@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ESLint, type Linter } from "eslint";
@@ -83,3 +84,5 @@ describe("the broken fixture", () => {
     });
   }
 });
+
+after(() => assertNoLeaks());

@@ -1,3 +1,5 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { IMPORTS, typed, untyped } from "./rule-tester.js";
 
 const I = IMPORTS;
@@ -72,3 +74,5 @@ typed().run(
   },
   "value-key (typed)",
 );
+
+after(() => assertNoLeaks());

@@ -127,15 +127,16 @@ export class HttpContexts {
   readonly #sessions = new Set<Http2Session>();
 
   constructor(options: HttpContextOptions = {}) {
-    const [ctx, cancel] = withCancelCause(options.parent ?? background());
-    this.ctx = ctx;
-    this.#cancelRoot = cancel;
     this.#timeoutMs = positive("timeoutMs", options.timeoutMs, Infinity);
     this.#maxTimeoutMs = positive("maxTimeoutMs", options.maxTimeoutMs, Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 60_000);
     this.#trustHeader = options.trustTimeoutHeader ?? true;
     this.#marginMs = positive("marginMs", options.marginMs, 5);
     this.#timeoutStatus = options.timeoutStatus ?? 503;
     this.#onError = options.onError ?? ((error, r) => console.error(`lifeline/http: ${r.method} ${r.url} failed:`, error));
+    // The root last: options that throw must not leave a context linked into the parent that nobody can cancel.
+    const [ctx, cancel] = withCancelCause(options.parent ?? background());
+    this.ctx = ctx;
+    this.#cancelRoot = cancel;
   }
 
   /**

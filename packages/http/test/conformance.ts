@@ -65,6 +65,8 @@ async function serve(t: TestContext, target: Target, routes: Routes, options: Ht
   const clients: Client[] = [];
   t.after(async () => {
     for (const c of clients) c.close();
+    // shutdown closes the server and cancels the root context (again, harmlessly, if the test shut down).
+    await contexts.shutdown(running.server, 0);
     await running.close();
   });
   return {

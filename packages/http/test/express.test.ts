@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
@@ -53,7 +54,7 @@ describe("@lifeline/http/express", () => {
     const server = createServer(app);
     const port = await listen(server);
     const c = client("http", port);
-    return { contexts, reported, c, close: async () => (c.close(), await closer(server)()) };
+    return { contexts, reported, c, close: async () => (c.close(), await contexts.shutdown(server, 0)) };
   }
 
   it("refuses a contexts that is not an HttpContexts", () => {
@@ -120,3 +121,5 @@ describe("@lifeline/http/express", () => {
     }
   });
 });
+
+after(() => assertNoLeaks());

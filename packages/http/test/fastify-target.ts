@@ -44,14 +44,16 @@ export function fastifyTarget(http2: boolean): Target {
       const sessions = new Set<Http2Session>();
       if (http2) app.server.on("session", (s: Http2Session) => (sessions.add(s), s.once("close", () => sessions.delete(s))));
       await app.listen({ port: 0, host: "127.0.0.1" });
+      // Once, and also after contexts.shutdown closed the server: the app itself still has to close.
+      let closing: Promise<void> | undefined;
+      const close = async (): Promise<void> => {
+        for (const s of sessions) s.destroy();
+        await app.close();
+      };
       return {
         port: (app.server.address() as AddressInfo).port,
         server: app.server,
-        async close() {
-          if (!app.server.listening) return;
-          for (const s of sessions) s.destroy();
-          await app.close();
-        },
+        close: () => (closing ??= close()),
       };
     },
   };

@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
@@ -18,7 +19,7 @@ describe("@lifeline/http/fastify", () => {
     await build(app, contexts);
     await app.listen({ port: 0, host: "127.0.0.1" });
     const c = client("http", (app.server.address() as AddressInfo).port);
-    return { contexts, reported, c, close: async () => (c.close(), await app.close()) };
+    return { contexts, reported, c, close: async () => (c.close(), await contexts.shutdown(app.server, 0), await app.close()) };
   }
 
   it("fails to register without an HttpContexts", async () => {
@@ -75,3 +76,5 @@ describe("@lifeline/http/fastify", () => {
     assert.throws(() => errorHandler({} as HttpContexts), { name: "TypeError", message: /errorHandler: contexts must be an HttpContexts/ });
   });
 });
+
+after(() => assertNoLeaks());

@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import http from "node:http";
@@ -581,3 +582,5 @@ describe("fetch", () => {
     });
   });
 });
+
+after(() => assertNoLeaks());

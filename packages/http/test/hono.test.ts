@@ -1,14 +1,15 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { background, withCancel } from "@lifeline/core";
 import { HttpContexts } from "@lifeline/http";
 import { errorHandler, lifeline, type LifelineEnv } from "@lifeline/http/hono";
 import { conformance } from "./conformance.js";
 import { honoTarget } from "./hono-target.js";
-import { closer } from "./targets.js";
 import { client, listen } from "./support.js";
 
 conformance(honoTarget(false)); // over HTTP/2: hono-h2.test.ts
@@ -21,7 +22,7 @@ describe("@lifeline/http/hono", () => {
     build(app, contexts);
     const server = createAdaptorServer({ fetch: app.fetch }) as ReturnType<typeof createServer>;
     const c = client("http", await listen(server));
-    return { contexts, reported, c, close: async () => (c.close(), await closer(server)()) };
+    return { contexts, reported, c, close: async () => (c.close(), await contexts.shutdown(server, 0)) };
   }
 
   it("refuses a contexts that is not an HttpContexts", () => {
@@ -29,8 +30,11 @@ describe("@lifeline/http/hono", () => {
     assert.throws(() => errorHandler(undefined as unknown as HttpContexts), { name: "TypeError", message: /errorHandler: contexts must be an HttpContexts, got undefined/ });
   });
 
-  it("fails with a TypeError outside @hono/node-server (no node request to watch)", async () => {
-    const contexts = new HttpContexts();
+  it("fails with a TypeError outside @hono/node-server (no node request to watch)", async (t) => {
+    // No server to shut down: the root hangs off a parent that the test cancels.
+    const [parent, cancel] = withCancel(background());
+    t.after(cancel);
+    const contexts = new HttpContexts({ parent });
     const app = new Hono<LifelineEnv>();
     let failure: unknown;
     app.use(lifeline(contexts));
@@ -84,3 +88,5 @@ describe("@lifeline/http/hono", () => {
     }
   });
 });
+
+after(() => assertNoLeaks());

@@ -1,6 +1,7 @@
 // HTTP/2 shutdown with a session that connected but never sent a request: without watch(), such a session keeps
 // server.close() waiting forever (an HTTP/2 server has no closeAllConnections).
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import http2 from "node:http2";
@@ -22,9 +23,12 @@ describe("HttpContexts.watch", () => {
     await closed; // the server closed the idle session (GOAWAY, then destroyed after the grace period)
   });
 
-  it("returns the server it watches", () => {
+  it("returns the server it watches", async () => {
     const contexts = new HttpContexts();
     const server = http2.createServer();
     assert.equal(contexts.watch(server), server);
+    await contexts.shutdown(server, 0); // never listened: shutdown still ends the root context
   });
 });
+
+after(() => assertNoLeaks());

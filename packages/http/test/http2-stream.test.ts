@@ -1,4 +1,8 @@
+import { after } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import { conformance } from "./conformance.js";
 import { h2StreamTarget } from "./targets.js";
 
 conformance(h2StreamTarget);
+
+after(() => assertNoLeaks());

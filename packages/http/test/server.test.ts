@@ -1,11 +1,11 @@
 // HttpContexts beyond the shared conformance suite: the request 'close' trap, options, misuse, and edges.
-import { describe, it, type TestContext } from "node:test";
+import { after, describe, it, type TestContext } from "node:test";
+import { assertNoLeaks, findLeaks, TestScope } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { cause, DeadlineExceeded, remaining, type Context } from "@lifeline/core";
+import { background, cause, DeadlineExceeded, remaining, withCancel, type Context } from "@lifeline/core";
 import { HttpContexts, RequestTimeoutError, ResponseCompleted, type HttpContextOptions } from "@lifeline/http";
-import { closer } from "./targets.js";
 import { client, deferred, delay, ended, listen, text } from "./support.js";
 
 const BOUND = { timeout: 4000 };
@@ -20,7 +20,7 @@ async function serve(
   const c = client("http", await listen(server));
   t.after(async () => {
     c.close();
-    await closer(server)();
+    await contexts.shutdown(server, 0);
   });
   return { contexts, c };
 }
@@ -109,15 +109,33 @@ describe("HttpContexts", () => {
         assert.throws(() => new HttpContexts(options), { name: "TypeError", message: new RegExp(`HttpContexts: ${name} must be a non-negative number`) });
       });
     }
-    it("handler(fn) with fn not a function", () => {
-      assert.throws(() => new HttpContexts().handler("nope" as unknown as () => void), {
+    it("a constructor that throws leaves no context behind, even under a cancellable parent", async () => {
+      const [parent, cancel] = withCancel(background());
+      try {
+        const scope = new TestScope("throwing constructor");
+        scope.run(() => assert.throws(() => new HttpContexts({ parent, timeoutMs: -1 }), { name: "TypeError" }));
+        // Still linked into the live parent, a root made before the throw would be a context nobody can cancel.
+        assert.deepEqual(await findLeaks(scope, { retryMs: 0 }), []);
+      } finally {
+        cancel();
+      }
+    });
+    it("handler(fn) with fn not a function", (t) => {
+      // No server to shut down: the root hangs off a parent that the test cancels.
+      const [parent, cancel] = withCancel(background());
+      t.after(cancel);
+      assert.throws(() => new HttpContexts({ parent }).handler("nope" as unknown as () => void), {
         name: "TypeError",
         message: "HttpContexts.handler: fn must be a function, got string",
       });
     });
     it("shutdown(server, graceMs) with a negative graceMs", async () => {
       const server = createServer();
-      await assert.rejects(new HttpContexts().shutdown(server, -1), { name: "TypeError", message: /graceMs must be a non-negative number, got -1/ });
+      const contexts = new HttpContexts();
+      await assert.rejects(contexts.shutdown(server, -1), { name: "TypeError", message: /graceMs must be a non-negative number, got -1/ });
+      await contexts.shutdown(server, 0); // the refused call changed nothing: a valid one still ends the root
     });
   });
 });
+
+after(() => assertNoLeaks());

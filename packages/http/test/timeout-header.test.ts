@@ -1,4 +1,5 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
+import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { formatTimeoutMs, incomingBudget, parseGrpcTimeout, parseTimeoutMs, TIMEOUT_HEADER } from "@lifeline/http";
 
@@ -102,3 +103,5 @@ describe("deadline headers", () => {
     }
   });
 });
+
+after(() => assertNoLeaks());
