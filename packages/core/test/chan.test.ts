@@ -1,4 +1,4 @@
-import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -7,93 +7,20 @@ import {
   background,
   Canceled,
   Channel,
-  ChannelClosedError,
   recv,
   select,
   DeadlineExceeded,
   ticker,
   withCancel,
-  withDeadline,
   withTimeout,
   type CancelFunc,
   type Context,
   type Key,
   type ReceiveChannel,
 } from "@lifeline/core";
+import { cancellable, closedError, endedContexts, exactly, loseNoValueToCancel, track } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-/** cancellable returns a child of background() that is cancelled when the test ends, whatever happens. */
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-/** track records how a promise settles, so a test can assert "not yet" without awaiting it. */
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-/** exactly validates a rejection by identity (Canceled and DeadlineExceeded are singletons). */
-function exactly(expected: unknown): (e: unknown) => true {
-  return (e) => {
-    assert.equal(e, expected);
-    return true;
-  };
-}
-
-function closedError(message: string): (e: unknown) => true {
-  return (e) => {
-    assert.ok(e instanceof ChannelClosedError, `expected ChannelClosedError, got ${String(e)}`);
-    assert.equal(e.message, message);
-    return true;
-  };
-}
-
-/** ticks lets `n` microtask turns pass. */
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-/** prng is a small seeded generator (mulberry32) so the stress tests choose the same interleavings every run. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-/** ended returns a context that has already ended with the given error. */
-const endedContexts: [name: string, make: () => Context, err: Error][] = [
-  [
-    "a cancelled ctx",
-    () => {
-      const [ctx, cancel] = withCancel(background());
-      cancel();
-      return ctx;
-    },
-    Canceled,
-  ],
-  ["a ctx past its deadline", () => withDeadline(background(), Date.now() - 1)[0], DeadlineExceeded],
-];
 
 /** ending returns a live context and a function that ends it, and the error it ends with. */
 const endingContexts: [name: string, make: () => [Context, () => Promise<void>, CancelFunc], err: Error][] = [
@@ -561,48 +488,15 @@ describe("receive-only channels", () => {
 describe("Channel.recv losing to cancellation", () => {
   it("loses no value over 1000 random interleavings", async (t) => {
     const [live] = cancellable(t);
-    const rand = prng(0x5eed);
-    const ch = new Channel<number>();
-    const rounds = 1000;
-    const received: number[] = [];
-    let wonByReceiver = 0;
-    let lostToCancel = 0;
-    for (let i = 0; i < rounds; i++) {
-      const [ctx, cancel] = withCancel(background());
-      const sendAfter = rand(4);
-      const cancelAfter = rand(5) - 1; // -1: cancelled before recv is called
-      const sent = (async () => {
-        await ticks(sendAfter);
-        await ch.send(live, i);
-      })();
-      if (cancelAfter < 0) cancel();
-      const got = ch.recv(ctx).then(
+    await loseNoValueToCancel(live, 0x5eed, (ch, ctx) =>
+      ch.recv(ctx).then(
         ([v]) => v,
         (e: unknown) => {
           assert.equal(e, Canceled);
           return undefined;
         },
-      );
-      if (cancelAfter >= 0) {
-        await ticks(cancelAfter);
-        cancel();
-      }
-      const v = await got;
-      if (v !== undefined) {
-        wonByReceiver++;
-        received.push(v);
-      } else {
-        lostToCancel++;
-        await nextTurn(); // every microtask has run: the sender is parked by now
-        const next = ch.tryRecv();
-        assert.ok(next !== undefined, `round ${i}: the value was lost`);
-        received.push(next[0] as number);
-      }
-      await sent;
-      assert.equal(ch.tryRecv(), undefined, `round ${i}: nothing is left over`);
-    }
-    assert.deepEqual(received, Array.from({ length: rounds }, (_, i) => i), "every value exactly once, in order");
-    assert.ok(wonByReceiver > 0 && lostToCancel > 0, `both outcomes happened (${wonByReceiver}/${lostToCancel})`);
+      ),
+    );
   });
 });
 

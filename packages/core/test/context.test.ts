@@ -1,7 +1,6 @@
 import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
-import { getEventListeners } from "node:events";
 import {
   afterFunc,
   background,
@@ -25,31 +24,7 @@ import {
   type Key,
   type ReceiveChannel,
 } from "@lifeline/core";
-
-/** isClosed reports whether a done channel is closed, without waiting. */
-function isClosed(ch: ReceiveChannel<never>): boolean {
-  const r = ch.tryRecv();
-  if (r === undefined) return false;
-  assert.deepEqual(r, [undefined, false]);
-  return true;
-}
-
-/** assertLive checks every way a context shows that it has not ended. */
-function assertLive(ctx: Context, what = "ctx"): void {
-  assert.equal(ctx.err(), undefined, `${what}.err()`);
-  assert.equal(cause(ctx), undefined, `cause(${what})`);
-  assert.equal(ctx.signal.aborted, false, `${what}.signal.aborted`);
-  assert.equal(isClosed(ctx.done()), false, `${what}.done() closed`);
-}
-
-/** assertEnded checks every way a context shows that it ended with `err` and `why`. */
-function assertEnded(ctx: Context, err: Error, why: unknown = err, what = "ctx"): void {
-  assert.equal(ctx.err(), err, `${what}.err()`);
-  assert.equal(cause(ctx), why, `cause(${what})`);
-  assert.equal(ctx.signal.aborted, true, `${what}.signal.aborted`);
-  assert.equal(ctx.signal.reason, err, `${what}.signal.reason`);
-  assert.equal(isClosed(ctx.done()), true, `${what}.done() closed`);
-}
+import { abortListeners, assertEnded, assertLive, ManualContext } from "./support.js";
 
 describe("background and todo", () => {
   for (const [name, root, printed] of [
@@ -316,43 +291,6 @@ class OwnSignalContext extends OtherContext {
   override done(): ReceiveChannel<never> {
     return this.#done;
   }
-}
-
-/** ManualContext implements Context from scratch: its own deadline, values, done channel and AbortController. */
-class ManualContext implements Context {
-  readonly #controller = new AbortController();
-  readonly #done = new Channel<never>(0);
-  readonly #deadline: number | undefined;
-  readonly #values: Map<unknown, unknown>;
-  #err: Error | undefined = undefined;
-  constructor(deadline?: number, values: [Key<unknown>, unknown][] = []) {
-    this.#deadline = deadline;
-    this.#values = new Map(values);
-  }
-  deadline(): number | undefined {
-    return this.#deadline;
-  }
-  done(): ReceiveChannel<never> {
-    return this.#done;
-  }
-  err(): Error | undefined {
-    return this.#err;
-  }
-  value<T>(key: Key<T>): T | undefined {
-    return this.#values.get(key) as T | undefined;
-  }
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-  end(err: Error): void {
-    this.#err = err;
-    this.#done.close();
-    this.#controller.abort(err);
-  }
-}
-
-function abortListeners(signal: AbortSignal): number {
-  return getEventListeners(signal, "abort").length;
 }
 
 describe("a custom Context as parent", () => {

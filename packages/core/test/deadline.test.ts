@@ -1,11 +1,9 @@
 import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import {
   background,
   Canceled,
-  cause,
   createKey,
   DeadlineExceeded,
   remaining,
@@ -19,48 +17,8 @@ import {
   withValue,
   type CancelFunc,
   type Context,
-  type ReceiveChannel,
 } from "@lifeline/core";
-
-function isClosed(ch: ReceiveChannel<never>): boolean {
-  const r = ch.tryRecv();
-  if (r === undefined) return false;
-  assert.deepEqual(r, [undefined, false]);
-  return true;
-}
-
-function assertLive(ctx: Context, what = "ctx"): void {
-  assert.equal(ctx.err(), undefined, `${what}.err()`);
-  assert.equal(cause(ctx), undefined, `cause(${what})`);
-  assert.equal(ctx.signal.aborted, false, `${what}.signal.aborted`);
-  assert.equal(isClosed(ctx.done()), false, `${what}.done() closed`);
-}
-
-function assertEnded(ctx: Context, err: Error, why: unknown = err, what = "ctx"): void {
-  assert.equal(ctx.err(), err, `${what}.err()`);
-  assert.equal(cause(ctx), why, `cause(${what})`);
-  assert.equal(ctx.signal.aborted, true, `${what}.signal.aborted`);
-  assert.equal(ctx.signal.reason, err, `${what}.signal.reason`);
-  assert.equal(isClosed(ctx.done()), true, `${what}.done() closed`);
-}
-
-/** ended waits for ctx's done channel to close, keeping the process alive with a ref'd guard timer. */
-async function ended(ctx: Context, limitMs = 2000): Promise<void> {
-  let guard: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    guard = setTimeout(() => reject(new Error(`${String(ctx)} did not end within ${limitMs} ms`)), limitMs);
-  });
-  try {
-    assert.deepEqual(await Promise.race([ctx.done().recv(background()), timeout]), [undefined, false]);
-  } finally {
-    clearTimeout(guard);
-  }
-}
-
-/** notYet is a short real delay, used only to assert that something has NOT happened. */
-function notYet(ms = 50): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import { assertEnded, assertLive, delay, ended, runScriptSync } from "./support.js";
 
 /**
  * countTimers runs `body` synchronously with setTimeout/clearTimeout wrapped, and returns how many timers were
@@ -94,13 +52,6 @@ function countTimers(body: () => void): { created: number; pending: number } {
   }
   for (const id of live) realClear(id as Parameters<typeof clearTimeout>[0]);
   return { created, pending: live.size };
-}
-
-const coreUrl = import.meta.resolve("@lifeline/core");
-
-function runScript(lines: string[]): ReturnType<typeof spawnSync> & { stdout: string; stderr: string } {
-  const script = [`const core = await import(${JSON.stringify(coreUrl)});`, ...lines].join("\n");
-  return spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 10_000 });
 }
 
 describe("withTimeout and withDeadline", () => {
@@ -150,7 +101,7 @@ describe("withTimeout and withDeadline", () => {
     const [ctx, cancel] = withTimeout(background(), 10);
     cancel();
     assertEnded(ctx, Canceled);
-    await notYet(30);
+    await delay(30);
     assertEnded(ctx, Canceled);
   });
 
@@ -224,7 +175,7 @@ describe("withTimeout and withDeadline", () => {
       assert.equal(timers.created, 0);
       assert.equal(ctx.deadline(), undefined);
       assert.equal(remaining(ctx), Infinity);
-      await notYet(20);
+      await delay(20);
       assertLive(ctx);
       cancel();
       assertEnded(ctx, Canceled);
@@ -253,7 +204,7 @@ describe("withTimeout and withDeadline", () => {
         const [ctx, cancel] = make();
         const d = ctx.deadline()!;
         assert.ok(Math.abs(d - expected) <= 50, `deadline ${d}, expected about ${expected}`);
-        await notYet(50);
+        await delay(50);
         assertLive(ctx);
         assert.ok(remaining(ctx) > 2 ** 31 - 1000);
         cancel();
@@ -387,7 +338,7 @@ describe("deadline timers", () => {
   });
 
   it("never keep the process alive", () => {
-    const r = runScript([
+    const r = runScriptSync([
       `const [a] = core.withTimeout(core.background(), 60_000);`,
       `const [b] = core.withTimeout(core.background(), 2 ** 31 + 1000);`,
       `const [c] = core.withDeadlineCause(core.background(), new Date(Date.now() + 60_000), new Error("x"));`,

@@ -1,86 +1,19 @@
-import { after, describe, it, type TestContext } from "node:test";
+import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers/promises";
 import {
-  background,
   Canceled,
   cause,
   ErrGroup,
-  setTaskFailureHandler,
   sleep,
   tasks,
-  withCancel,
   withErrGroup,
-  type CancelFunc,
   type Context,
 } from "@lifeline/core";
+import { assertNoTasks, cancellable, deferred, delay, ended, recordFailures, ticks, track } from "./support.js";
 
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void };
-
-/** deferred is Promise.withResolvers, which Node 20 lacks. */
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** ended resolves when ctx has ended (its done channel closed). */
-async function ended(ctx: Context): Promise<void> {
-  await ctx.done().recv(background());
-}
-
-/** recordFailures makes the task failure handler record reports until the test ends. */
-function recordFailures(t: TestContext): unknown[] {
-  const reports: unknown[] = [];
-  const previous = setTaskFailureHandler((error) => reports.push(error));
-  t.after(() => setTaskFailureHandler(previous));
-  return reports;
-}
-
-after(() => {
-  assert.deepEqual(
-    tasks().map((x) => `${x.id} ${x.name}`),
-    [],
-  );
-});
+after(() => assertNoTasks());
 
 // ---- errors and cancellation -----------------------------------------------------------------------------------
 
@@ -112,7 +45,7 @@ describe("withErrGroup", () => {
     ];
     for (const [what, order] of orders) {
       it(what, async (t) => {
-        const reports = recordFailures(t);
+        const { reports } = recordFailures(t);
         const [parent] = cancellable(t);
         const [g, ctx] = withErrGroup(parent);
         const gates = [deferred(), deferred()];

@@ -1,4 +1,4 @@
-import { after, describe, it, type TestContext } from "node:test";
+import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import {
@@ -7,59 +7,18 @@ import {
   cause,
   Channel,
   createKey,
-  setTaskFailureHandler,
   sleep,
   tasks,
   withCancel,
   withValue,
   workerPool,
-  type CancelFunc,
   type Context,
   type PoolReport,
   type ReceiveChannel,
 } from "@lifeline/core";
+import { assertNoTasks, cancellable, deferred, delay, recordFailures, track } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void };
-
-/** deferred is Promise.withResolvers, which Node 20 lacks. */
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** jobsOf returns a buffered channel holding `jobs`, closed after them if `close`. */
 function jobsOf(jobs: number[], close: boolean): Channel<number> {
@@ -104,6 +63,20 @@ function gated(jobs: number[], opts: { untilCancelled?: number[] } = {}) {
   return { handle, started: started as ReceiveChannel<number>, next, release, releaseAll, ctxs, errAtEnd, counts };
 }
 
+/**
+ * twoInFlight starts a pool of 2 workers on jobs 1-4 (the channel left open), whose jobs only stop when their ctx
+ * ends, and waits until two of them run.
+ */
+async function twoInFlight(ctx: Context) {
+  const jobs = range(1, 4);
+  const g = gated(jobs, { untilCancelled: jobs });
+  const ch = jobsOf(jobs, false);
+  const pool = workerPool(ctx, ch, g.handle, { workers: 2 });
+  await g.next(ctx);
+  await g.next(ctx);
+  return { g, ch, pool };
+}
+
 function sortedReport(r: PoolReport<number>): PoolReport<number> {
   return {
     completed: r.completed,
@@ -112,19 +85,7 @@ function sortedReport(r: PoolReport<number>): PoolReport<number> {
   };
 }
 
-function recordFailures(t: TestContext): unknown[] {
-  const reports: unknown[] = [];
-  const previous = setTaskFailureHandler((error) => reports.push(error));
-  t.after(() => setTaskFailureHandler(previous));
-  return reports;
-}
-
-after(() => {
-  assert.deepEqual(
-    tasks().map((x) => `${x.id} ${x.name}`),
-    [],
-  );
-});
+after(() => assertNoTasks());
 
 // ---- running jobs ----------------------------------------------------------------------------------------------
 
@@ -197,7 +158,7 @@ describe("workerPool", () => {
   }
 
   it("reports failing jobs in `failed` with their error, without throwing or reporting them as unawaited", async (t) => {
-    const reports = recordFailures(t);
+    const { reports } = recordFailures(t);
     const [ctx] = cancellable(t);
     const errors = new Map<number, unknown>();
     const pool = workerPool(
@@ -303,12 +264,7 @@ describe("WorkerPool.shutdown", () => {
 
   it("aborts: after the grace, cancels the ctx of in-flight jobs that only stop when it ends, and lists them", async (t) => {
     const [ctx] = cancellable(t);
-    const jobs = range(1, 4);
-    const g = gated(jobs, { untilCancelled: jobs });
-    const ch = jobsOf(jobs, false);
-    const pool = workerPool(ctx, ch, g.handle, { workers: 2 });
-    await g.next(ctx);
-    await g.next(ctx);
+    const { g, ch, pool } = await twoInFlight(ctx);
     const report = pool.shutdown(20);
     await Promise.resolve();
     assert.equal(g.ctxs.get(1)!.err(), undefined, "draining cancelled the in-flight jobs at once");
@@ -357,12 +313,7 @@ describe("WorkerPool.shutdown", () => {
 
   it("ends at once when the parent ctx is cancelled, aborting in-flight jobs", async (t) => {
     const [ctx, cancel] = cancellable(t);
-    const jobs = range(1, 4);
-    const g = gated(jobs, { untilCancelled: jobs });
-    const ch = jobsOf(jobs, false);
-    const pool = workerPool(ctx, ch, g.handle, { workers: 2 });
-    await g.next(ctx);
-    await g.next(ctx);
+    const { g, ch, pool } = await twoInFlight(ctx);
     cancel();
     // No grace period, no shutdown call: nothing but the cancellation can end these jobs.
     const final = await pool.wait();

@@ -1,4 +1,4 @@
-import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -12,80 +12,24 @@ import {
   background,
   Canceled,
   Channel,
-  ChannelClosedError,
   recv,
   select,
   send,
   trySelect,
   withCancel,
-  type CancelFunc,
-  type Context,
   type SelectCase,
   type SendChannel,
 } from "@lifeline/core";
-
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-function closedError(message: string): (e: unknown) => true {
-  return (e) => {
-    assert.ok(e instanceof ChannelClosedError, `expected ChannelClosedError, got ${String(e)}`);
-    assert.equal(e.message, message);
-    return true;
-  };
-}
-
-function typeErrorNaming(name: string): (e: unknown) => true {
-  return (e) => {
-    assert.ok(e instanceof TypeError, `expected TypeError, got ${String(e)}`);
-    assert.match(e.message, new RegExp(`^${name}\\b`));
-    return true;
-  };
-}
-
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-/** prng is a small seeded generator (mulberry32) so the stress test chooses the same interleavings every run. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-
-function endedCtx(): Context {
-  const [ctx, cancel] = withCancel(background());
-  cancel();
-  return ctx;
-}
+import {
+  cancellable,
+  cancelled,
+  closedError,
+  loseNoValueToCancel,
+  prng,
+  ticks,
+  track,
+  typeErrorNaming,
+} from "./support.js";
 
 // ---- basics -----------------------------------------------------------------------------------------------------
 
@@ -385,7 +329,7 @@ describe("trySelect", () => {
     const closed = new Channel<number>();
     closed.close();
     assert.deepEqual(trySelect([recv(closed)]), { index: 0, value: undefined, ok: false });
-    assert.deepEqual(trySelect([recv(endedCtx().done())]), { index: 0, value: undefined, ok: false });
+    assert.deepEqual(trySelect([recv(cancelled()[0].done())]), { index: 0, value: undefined, ok: false });
   });
 
   it("throws ChannelClosedError for a send case on a closed channel", () => {
@@ -422,7 +366,7 @@ describe("select fairness", () => {
           room.tryRecv();
         };
         refill();
-        return { cases: [recv(value), send(room, 2), recv(idle), recv(endedCtx().done())], idle: [2], refill };
+        return { cases: [recv(value), send(room, 2), recv(idle), recv(cancelled()[0].done())], idle: [2], refill };
       },
     ],
   ];
@@ -555,44 +499,16 @@ describe("select typing over an array built at run time", () => {
 describe("select losing to cancellation", () => {
   it("loses no value over 1000 random interleavings", async (t) => {
     const [live] = cancellable(t);
-    const rand = prng(0xc0ffee);
-    const ch = new Channel<number>();
-    const rounds = 1000;
-    const received: number[] = [];
-    let viaSelect = 0;
-    let viaDrain = 0;
-    for (let i = 0; i < rounds; i++) {
-      const [ctx, cancel] = withCancel(background());
-      const sendAfter = rand(4);
-      const cancelAfter = rand(5) - 1; // -1: cancelled before select is called (both cases may be ready)
-      const sent = (async () => {
-        await ticks(sendAfter);
-        await ch.send(live, i);
-      })();
-      if (cancelAfter < 0) cancel();
-      const chosen = select([recv(ch), recv(ctx.done())]);
-      if (cancelAfter >= 0) {
-        await ticks(cancelAfter);
-        cancel();
-      }
-      const r = await chosen;
-      if (r.index === 0) {
-        assert.equal(r.ok, true);
-        viaSelect++;
-        received.push(r.value as number);
-      } else {
+    await loseNoValueToCancel(live, 0xc0ffee, (ch, ctx) =>
+      select([recv(ch), recv(ctx.done())]).then((r) => {
+        if (r.index === 0) {
+          assert.equal(r.ok, true);
+          return r.value as number;
+        }
         assert.deepEqual(r, { index: 1, value: undefined, ok: false });
-        viaDrain++;
-        await nextTurn(); // every microtask has run: the sender is parked by now
-        const next = ch.tryRecv();
-        assert.ok(next !== undefined, `round ${i}: the value was lost`);
-        received.push(next[0] as number);
-      }
-      await sent;
-      assert.equal(ch.tryRecv(), undefined, `round ${i}: nothing is left over`);
-    }
-    assert.deepEqual(received, Array.from({ length: rounds }, (_, i) => i), "every value exactly once, in order");
-    assert.ok(viaSelect > 0 && viaDrain > 0, `both outcomes happened (${viaSelect}/${viaDrain})`);
+        return undefined;
+      }),
+    );
   });
 
   it("loses no value with several producers and consumers sharing a channel", async (t) => {

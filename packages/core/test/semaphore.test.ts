@@ -1,4 +1,4 @@
-import { after, describe, it, type TestContext } from "node:test";
+import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import {
@@ -6,53 +6,15 @@ import {
   Canceled,
   DeadlineExceeded,
   Semaphore,
-  withCancel,
   withCancelCause,
   withDeadline,
   withTimeout,
   type CancelFunc,
   type Context,
 } from "@lifeline/core";
+import { cancellable, cancelled, delay, keepAlive, ticks, track, type State } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-/** track records how a promise settles, so a test can assert "not yet" without awaiting it. */
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** keepAlive holds the event loop open until the test ends: deadline timers never do (withDeadline's TSDoc). */
-function keepAlive(t: TestContext): void {
-  const timer = setInterval(() => {}, 1_000);
-  t.after(() => clearInterval(timer));
-}
 
 function states(ws: State<unknown>[]): string[] {
   return ws.map((w) => w.state);
@@ -154,15 +116,7 @@ describe("Semaphore", () => {
 
 describe("Semaphore.acquire with a ctx", () => {
   const endedCtxs: [what: string, make: () => [Context, CancelFunc], err: Error][] = [
-    [
-      "cancelled",
-      () => {
-        const [ctx, cancel] = withCancel(background());
-        cancel();
-        return [ctx, cancel];
-      },
-      Canceled,
-    ],
+    ["cancelled", cancelled, Canceled],
     [
       "cancelled with a cause",
       () => {

@@ -1,7 +1,6 @@
 import { after, describe, it, type TestContext } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import {
   background,
@@ -27,55 +26,9 @@ import {
   type CancelFunc,
   type Context,
 } from "@lifeline/core";
+import { assertNoTasks, cancellable, deferred, delay, recordFailures, runScript, ticks } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void };
-
-/** deferred is Promise.withResolvers, which Node 20 lacks. */
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** cancellable returns a child of background() that is cancelled when the test ends, whatever happens. */
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-/** delay is a short real pause, only to assert that something has NOT happened. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** ticks lets `n` microtask turns pass. */
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-type Failure = { error: TaskError; task: Task<unknown> };
-
-/**
- * recordFailures installs a failure handler that records every report (and restores the previous handler when the
- * test ends); `first` resolves with the first report.
- */
-function recordFailures(t: TestContext): { reports: Failure[]; first: Promise<Failure> } {
-  const reports: Failure[] = [];
-  const first = deferred<Failure>();
-  const previous = setTaskFailureHandler((error, task) => {
-    reports.push({ error, task });
-    first.resolve({ error, task });
-  });
-  t.after(() => setTaskFailureHandler(previous));
-  return { reports, first: first.promise };
-}
 
 function isLive(task: Task<unknown>): boolean {
   return tasks().some((x) => x.id === task.id);
@@ -83,13 +36,8 @@ function isLive(task: Task<unknown>): boolean {
 
 const here = fileURLToPath(import.meta.url);
 
-after(() => {
-  // Every test let its tasks finish: nothing is left in the registry.
-  assert.deepEqual(
-    tasks().map((x) => `${x.id} ${x.name}`),
-    [],
-  );
-});
+// Every test let its tasks finish: nothing is left in the registry.
+after(() => assertNoTasks());
 
 // ---- go --------------------------------------------------------------------------------------------------------
 
@@ -625,19 +573,11 @@ describe("a failing task nobody awaits", () => {
   }
 
   it("is raised as an unhandled rejection naming the task when no handler is set", async () => {
-    const script = [
-      'import { background, go } from "@lifeline/core";',
-      'go(background(), async function fetchUser() { throw new Error("boom-default"); });',
-    ].join("\n");
-    const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(
-        process.execPath,
-        ["--input-type=module", "-e", script],
-        { cwd: fileURLToPath(new URL(".", import.meta.url)), env: { ...process.env, LIFELINE_DEBUG: "1" }, timeout: 10_000 },
-        (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, stderr }),
-      );
-    });
-    assert.notEqual(code, 0, "an unreported task failure let the process exit cleanly");
+    const { status, stderr } = await runScript(
+      ['go(background(), async function fetchUser() { throw new Error("boom-default"); });'],
+      { as: "{ background, go }", env: { ...process.env, LIFELINE_DEBUG: "1" } },
+    );
+    assert.notEqual(status, 0, "an unreported task failure let the process exit cleanly");
     assert.match(stderr, /TaskError/);
     assert.match(stderr, /fetchUser/);
     assert.match(stderr, /boom-default/);

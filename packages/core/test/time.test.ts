@@ -1,7 +1,6 @@
-import { after as afterAllTests, describe, it, type TestContext } from "node:test";
+import { after as afterAllTests, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   after,
@@ -13,86 +12,24 @@ import {
   sleep,
   ticker,
   withCancel,
-  withDeadline,
   withTimeout,
-  type CancelFunc,
   type Context,
 } from "@lifeline/core";
+import { cancellable, endedContexts, exactly, runScript, track, typeErrorNaming } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-function exactly(expected: unknown): (e: unknown) => true {
-  return (e) => {
-    assert.equal(e, expected);
-    return true;
-  };
-}
-
-function typeErrorNaming(name: string): (e: unknown) => true {
-  return (e) => {
-    assert.ok(e instanceof TypeError, `expected TypeError, got ${String(e)}`);
-    assert.match(e.message, new RegExp(`^${name}\\b`));
-    return true;
-  };
-}
 
 /** letTimePass waits `ms` on a timer channel: for tests about time itself, never to synchronise. */
 async function letTimePass(ms: number): Promise<void> {
   await after(ms).recv(background());
 }
 
-const endedContexts: [name: string, make: () => Context, err: Error][] = [
-  [
-    "a cancelled ctx",
-    () => {
-      const [ctx, cancel] = withCancel(background());
-      cancel();
-      return ctx;
-    },
-    Canceled,
-  ],
-  ["a ctx past its deadline", () => withDeadline(background(), Date.now() - 1)[0], DeadlineExceeded],
-];
-
-const lifeline = import.meta.resolve("@lifeline/core");
-
 /**
  * exitsPromptly runs `body` (an ES module body; the package's exports are in scope as `L`) in a child node
  * process and asserts that it prints "ok" and exits on its own, well before any 60 s timer could fire.
  */
 async function exitsPromptly(body: string): Promise<void> {
-  const code = `const L = await import(${JSON.stringify(lifeline)});\n${body}`;
-  const r = await new Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { timeout: 5_000 });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
-  });
+  const r = await runScript([body], { as: "L", timeoutMs: 5_000 });
   assert.equal(r.signal, null, `the child was still running after 5 s (killed by ${r.signal}); stderr: ${r.stderr}`);
   assert.equal(r.status, 0, `stderr: ${r.stderr}`);
   assert.equal(r.stdout.trim(), "ok");

@@ -5,89 +5,29 @@ import {
   background,
   Canceled,
   DeadlineExceeded,
-  setTaskFailureHandler,
   Task,
   TaskError,
   tasks,
   WaitGroup,
-  withCancel,
   withCancelCause,
   withDeadline,
   withTimeout,
   type CancelFunc,
   type Context,
 } from "@lifeline/core";
+import {
+  assertNoTasks,
+  cancellable,
+  cancelled,
+  deferred,
+  delay,
+  keepAlive,
+  recordFailures,
+  ticks,
+  track,
+} from "./support.js";
 
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-type Deferred<T> = { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void };
-
-/** deferred is Promise.withResolvers, which Node 20 lacks. */
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-function cancellable(t: TestContext): [Context, CancelFunc] {
-  const [ctx, cancel] = withCancel(background());
-  t.after(cancel);
-  return [ctx, cancel];
-}
-
-type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
-
-/** track records how a promise settles, so a test can assert "not yet" without awaiting it. */
-function track<T>(p: Promise<T>): State<T> {
-  const s: State<T> = { state: "pending", value: undefined, error: undefined };
-  p.then(
-    (v) => {
-      s.state = "fulfilled";
-      s.value = v;
-    },
-    (e: unknown) => {
-      s.state = "rejected";
-      s.error = e;
-    },
-  );
-  return s;
-}
-
-async function ticks(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await Promise.resolve();
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** keepAlive holds the event loop open until the test ends: deadline timers never do (withDeadline's TSDoc). */
-function keepAlive(t: TestContext): void {
-  const timer = setInterval(() => {}, 1_000);
-  t.after(() => clearInterval(timer));
-}
-
-function recordFailures(t: TestContext): { reports: { error: TaskError; task: Task<unknown> }[]; first: Promise<TaskError> } {
-  const reports: { error: TaskError; task: Task<unknown> }[] = [];
-  const first = deferred<TaskError>();
-  const previous = setTaskFailureHandler((error, task) => {
-    reports.push({ error, task });
-    first.resolve(error);
-  });
-  t.after(() => setTaskFailureHandler(previous));
-  return { reports, first: first.promise };
-}
-
-after(() => {
-  assert.deepEqual(
-    tasks().map((x) => `${x.id} ${x.name}`),
-    [],
-  );
-});
+after(() => assertNoTasks());
 
 // ---- add / done / wait -----------------------------------------------------------------------------------------
 
@@ -203,15 +143,7 @@ describe("WaitGroup", () => {
 
   describe("rejects wait at once when ctx has already ended", () => {
     const cases: [what: string, make: () => [Context, CancelFunc], err: Error][] = [
-      [
-        "cancelled",
-        () => {
-          const [ctx, cancel] = withCancel(background());
-          cancel();
-          return [ctx, cancel];
-        },
-        Canceled,
-      ],
+      ["cancelled", cancelled, Canceled],
       ["past its deadline", () => withDeadline(background(), Date.now() - 1), DeadlineExceeded],
     ];
     for (const [what, make, err] of cases) {
@@ -334,7 +266,7 @@ describe("WaitGroup.go", () => {
     const boom = new Error("boom");
     const task = wg.go(ctx, () => Promise.reject(boom), { name: "uploader" });
     await wg.wait(ctx);
-    const error = await first;
+    const { error } = await first;
     assert.ok(error instanceof TaskError);
     assert.match(error.message, /uploader/);
     assert.equal(error.cause, boom);
