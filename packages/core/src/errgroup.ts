@@ -5,6 +5,13 @@ import { go, type TaskOptions } from "./task.js";
 
 type GroupFn = (ctx: Context) => unknown;
 
+/** checkTask validates a task before the group counts it: a go() that throws later would leave wait() pending. */
+function checkTask(fn: string, f: unknown, options: TaskOptions | undefined): void {
+  if (typeof f !== "function") throw new TypeError(`${fn}: fn must be a function, got ${describe(f)}`);
+  const name = options?.name;
+  if (name !== undefined && typeof name !== "string") throw new TypeError(`${fn}: options.name must be a string, got ${describe(name)}`);
+}
+
 /**
  * ErrGroup runs a group of tasks for one job and collects the first error, as golang.org/x/sync/errgroup.
  * Make one with {@link withErrGroup} to get a context that is cancelled, with the first error as its
@@ -59,7 +66,7 @@ export class ErrGroup {
    * The first task to fail (reject or throw) sets the group's error and cancels its context.
    */
   go(fn: GroupFn, options?: TaskOptions): Promise<void> {
-    if (typeof fn !== "function") throw new TypeError(`ErrGroup.go: fn must be a function, got ${describe(fn)}`);
+    checkTask("ErrGroup.go", fn, options);
     if (this.#active < this.#limit) {
       this.#start(fn, options);
       return Promise.resolve();
@@ -74,7 +81,7 @@ export class ErrGroup {
 
   /** tryGo starts `fn` only if the limit allows it now, and reports whether it did. */
   tryGo(fn: GroupFn, options?: TaskOptions): boolean {
-    if (typeof fn !== "function") throw new TypeError(`ErrGroup.tryGo: fn must be a function, got ${describe(fn)}`);
+    checkTask("ErrGroup.tryGo", fn, options);
     if (this.#active >= this.#limit || this.#queued() !== 0) return false;
     this.#start(fn, options);
     return true;

@@ -1,4 +1,5 @@
-import { background, withCancelCause } from "./cancel.js";
+import { background, withCancel, withCancelCause, type CancelFunc } from "./cancel.js";
+import { sleep } from "./time.js";
 import type { ReceiveChannel } from "./chan.js";
 import { checkParent, type Context } from "./context.js";
 import { isCanceled, isDeadlineExceeded } from "./errors.js";
@@ -86,12 +87,12 @@ export function workerPool<J>(
   };
   for (let i = 0; i < workers; i++) wg.go(pullCtx, work, { name: `${name} ${i + 1}` });
 
-  let grace: ReturnType<typeof setTimeout> | undefined;
+  let stopGrace: CancelFunc | undefined; // the grace period's sleep: core's timer, so 2^31+ ms and Infinity work
   let exited = false;
   // Workers always exit (pullCtx ends on drain, abort, or when ctx ends), so this wait needs no deadline.
   const finished = wg.wait(background()).then(() => {
     exited = true;
-    if (grace !== undefined) clearTimeout(grace);
+    stopGrace?.();
     abort(); // everything has exited: release the contexts
     return report;
   });
@@ -102,8 +103,13 @@ export function workerPool<J>(
         throw new TypeError(`WorkerPool.shutdown: graceMs must be a non-negative number, got ${describe(graceMs)}`);
       }
       stopPulling(new Error("worker pool: draining"));
-      if (!exited && grace === undefined && graceMs !== Infinity) {
-        grace = setTimeout(() => abort(new Error(`worker pool: grace period of ${graceMs} ms expired`)), graceMs);
+      if (!exited && stopGrace === undefined) {
+        const [graceCtx, stop] = withCancel(background());
+        stopGrace = stop;
+        sleep(graceCtx, graceMs).then(
+          () => abort(new Error(`worker pool: grace period of ${graceMs} ms expired`)),
+          () => {}, // the workers exited first
+        );
       }
       return finished;
     },

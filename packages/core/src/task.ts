@@ -172,6 +172,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
   /** stack is where go() was called, when stacks are captured ({@link captureTaskStacks}); else undefined. */
   readonly stack: string | undefined;
   #state: TaskState = "running";
+  #blocks = 0; // waits in progress: a task may park on several at once (Promise.all of two recvs)
   #blockedOn: string | undefined = undefined;
   #since: number;
   #observed = false;
@@ -249,6 +250,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
 
   /** @internal block records that the task waits on `what`. */
   block(what: string): void {
+    this.#blocks++;
     this.#state = "blocked";
     this.#blockedOn = what;
     this.#since = Date.now();
@@ -256,7 +258,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
 
   /** @internal unblock records that the task runs again. */
   unblock(): void {
-    if (this.#state !== "blocked") return;
+    if (this.#state !== "blocked" || --this.#blocks > 0) return;
     this.#state = "running";
     this.#blockedOn = undefined;
     this.#since = Date.now();

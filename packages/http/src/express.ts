@@ -1,7 +1,7 @@
 // @lifeline/http/express: request contexts for Express 5.
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Context } from "@lifeline/core";
-import { HttpContexts, type RouteOptions } from "./server.js";
+import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
 import { clientError } from "./internal/settle.js";
 
 declare global {
@@ -44,6 +44,7 @@ function checkContexts(fn: string, contexts: unknown): void {
  */
 export function lifeline(contexts: HttpContexts, route?: RouteOptions): RequestHandler {
   checkContexts("lifeline", contexts);
+  checkRoute("lifeline", route);
   return function lifeline(req, res, next) {
     if ((req as { ctx?: Context }).ctx !== undefined) {
       if (route === undefined) return next();

@@ -1,7 +1,7 @@
 // @lifeline/http/fastify: request contexts for Fastify 5.
 import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "@lifeline/core";
-import { HttpContexts, type RouteOptions } from "./server.js";
+import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
 import { abandon, clientError, isOpen, reset } from "./internal/settle.js";
 
 declare module "fastify" {
@@ -52,6 +52,8 @@ export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, 
     return;
   }
   fastify.decorateRequest("ctx", null as unknown as Context);
+  // Route options are checked as each route is registered, not on its first request.
+  fastify.addHook("onRoute", (route) => checkRoute(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline`, route.config?.lifeline));
   fastify.addHook("onRequest", (request, reply, next) => {
     request.ctx = contexts.begin(request.raw, reply.raw, request.routeOptions.config.lifeline);
     next();

@@ -3,7 +3,7 @@ import type { Context as HonoContext, ErrorHandler, MiddlewareHandler } from "ho
 import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "@lifeline/core";
-import { HttpContexts, type RouteOptions } from "./server.js";
+import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
 import { clientError, isOpen } from "./internal/settle.js";
 
 /** LifelineVariables are the variables {@link lifeline} sets: `c.get("ctx")` / `c.var.ctx`. */
@@ -60,6 +60,7 @@ function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
  */
 export function lifeline(contexts: HttpContexts, route?: RouteOptions): MiddlewareHandler<LifelineEnv> {
   checkContexts("lifeline", contexts);
+  checkRoute("lifeline", route);
   return async function lifeline(c, next) {
     const { incoming, outgoing } = bindings(c);
     if ((c.var as Partial<LifelineVariables>).ctx !== undefined) {

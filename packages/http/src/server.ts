@@ -8,6 +8,8 @@ import {
   DeadlineExceeded,
   isCanceled,
   isDeadlineExceeded,
+  sleep,
+  withCancel,
   withCancelCause,
   withTimeoutCause,
   type CancelCauseFunc,
@@ -50,9 +52,9 @@ export interface RouteOptions {
 export interface HttpStats {
   /** requests counts every request that got a context. */
   requests: number;
-  /** inFlight counts requests whose context has not ended. */
+  /** inFlight counts requests whose response has not finished or closed (a handler ignoring its ended ctx stays in). */
   inFlight: number;
-  /** completed, disconnected, timedOut, shutDown count how contexts ended. */
+  /** completed, disconnected, timedOut, shutDown count how requests ended, when their response finished or closed. */
   completed: number;
   disconnected: number;
   timedOut: number;
@@ -88,10 +90,21 @@ class Flight {
   ) {}
 }
 
+/**
+ * checkRoute validates route options where the route is defined (handler(), the adapters), so a typo such as
+ * `timeoutMs: "500"` fails at start-up instead of silently meaning "no timeout".
+ * @internal
+ */
+export function checkRoute(fn: string, route: RouteOptions | undefined): void {
+  if (route === undefined) return;
+  if (typeof route !== "object" || route === null) throw new TypeError(`${fn}: route options must be an object, got ${String(route)}`);
+  positive(`${fn}: route.timeoutMs`, route.timeoutMs, Infinity);
+}
+
 function positive(name: string, v: unknown, fallback: number): number {
   if (v === undefined) return fallback;
   if (typeof v !== "number" || Number.isNaN(v) || v < 0) {
-    throw new TypeError(`HttpContexts: ${name} must be a non-negative number of milliseconds, got ${String(v)}`);
+    throw new TypeError(`${name} must be a non-negative number of milliseconds, got ${String(v)}`);
   }
   return v;
 }
@@ -127,10 +140,10 @@ export class HttpContexts {
   readonly #sessions = new Set<Http2Session>();
 
   constructor(options: HttpContextOptions = {}) {
-    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, Infinity);
-    this.#maxTimeoutMs = positive("maxTimeoutMs", options.maxTimeoutMs, Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 60_000);
+    this.#timeoutMs = positive("HttpContexts: timeoutMs", options.timeoutMs, Infinity);
+    this.#maxTimeoutMs = positive("HttpContexts: maxTimeoutMs", options.maxTimeoutMs, Number.isFinite(this.#timeoutMs) ? this.#timeoutMs : 60_000);
     this.#trustHeader = options.trustTimeoutHeader ?? true;
-    this.#marginMs = positive("marginMs", options.marginMs, 5);
+    this.#marginMs = positive("HttpContexts: marginMs", options.marginMs, 5);
     this.#timeoutStatus = options.timeoutStatus ?? 503;
     this.#onError = options.onError ?? ((error, r) => console.error(`lifeline/http: ${r.method} ${r.url} failed:`, error));
     // The root last: options that throw must not leave a context linked into the parent that nobody can cancel.
@@ -203,7 +216,8 @@ export class HttpContexts {
     if (this.#trustHeader) {
       const budget = incomingBudget(headers as Record<string, string | string[] | undefined>);
       if (budget !== undefined) {
-        const allowed = Math.min(budget, this.#maxTimeoutMs) - this.#marginMs;
+        // The caller's budget only ever shortens the server's own timeout; with none, it is capped at maxTimeoutMs.
+        const allowed = Math.min(budget, Number.isFinite(timeout) ? Infinity : this.#maxTimeoutMs) - this.#marginMs;
         if (allowed < timeout) {
           timeout = allowed;
           source = "header";
@@ -300,6 +314,7 @@ export class HttpContexts {
     route?: RouteOptions,
   ): (req: Req, res: Res) => void {
     if (typeof fn !== "function") throw new TypeError(`HttpContexts.handler: fn must be a function, got ${typeof fn}`);
+    checkRoute("HttpContexts.handler", route);
     return (req, res) => {
       const ctx = this.begin(req, res, route);
       const request = { method: req.method ?? "GET", url: req.url ?? "/" };
@@ -330,12 +345,10 @@ export class HttpContexts {
     for (const s of this.#sessions) s.close(); // GOAWAY: no new streams, in-flight ones continue
     const report: ShutdownReport = { graceful: true, cancelled: [] };
     if (this.#first !== null) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        timer = setTimeout(resolve, graceMs);
-      });
-      clearTimeout(timer);
+      // core's sleep, not setTimeout: a grace beyond 2^31−1 ms (or Infinity) must not fire after 1 ms.
+      const [graceCtx, stopGrace] = withCancel(background());
+      await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), sleep(graceCtx, graceMs).catch(() => {})]);
+      stopGrace();
       this.#drained = undefined;
     }
     if (this.#first !== null) {
