@@ -1,7 +1,7 @@
 // @lifeline/http/express: request contexts for Express 5.
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Context } from "@lifeline/core";
-import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
+import { checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
 import { clientError } from "./internal/settle.js";
 
 declare global {
@@ -15,12 +15,6 @@ declare global {
        */
       ctx: Context;
     }
-  }
-}
-
-function checkContexts(fn: string, contexts: unknown): void {
-  if (!(contexts instanceof HttpContexts)) {
-    throw new TypeError(`${fn}: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
   }
 }
 

@@ -1,8 +1,8 @@
 // @lifeline/http/fastify: request contexts for Fastify 5.
 import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
 import type { Context } from "@lifeline/core";
-import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
-import { abandon, clientError, isOpen, reset } from "./internal/settle.js";
+import { checkContexts, checkRoute, HttpContexts, type RouteOptions } from "./server.js";
+import { clientError, isOpen, reset } from "./internal/settle.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -82,18 +82,15 @@ Object.assign(lifeline, {
  * @throws TypeError if `contexts` is not an {@link HttpContexts}.
  */
 export function errorHandler(contexts: HttpContexts): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
-  if (!(contexts instanceof HttpContexts)) {
-    throw new TypeError(`errorHandler: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
-  }
+  checkContexts("errorHandler", contexts);
   return function lifelineErrors(error, request, reply) {
     const ctx = request.ctx as Context | null;
     // Throwing hands the error to the parent error handler.
     if (ctx === null || clientError(error) !== undefined) throw error;
-    const reported = contexts.failed(ctx, error, { method: request.method, url: request.url });
+    const { status } = contexts.failed(ctx, error, { method: request.method, url: request.url });
     const res = reply.raw;
     if (!isOpen(res)) return;
-    if (!reported) abandon(res);
-    else if (res.headersSent) reset(res);
-    else void reply.code(500).type("text/plain").send("internal server error\n");
+    if (res.headersSent) reset(res);
+    else void reply.code(status).type("text/plain").send(status === 500 ? "internal server error\n" : "request canceled\n");
   };
 }

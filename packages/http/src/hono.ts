@@ -3,7 +3,7 @@ import type { Context as HonoContext, ErrorHandler, MiddlewareHandler } from "ho
 import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "@lifeline/core";
-import { checkRoute, HttpContexts, type RouteOptions } from "./server.js";
+import { checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
 import { clientError, isOpen } from "./internal/settle.js";
 
 /** LifelineVariables are the variables {@link lifeline} sets: `c.get("ctx")` / `c.var.ctx`. */
@@ -23,12 +23,6 @@ export type LifelineEnv = {
   Bindings: HttpBindings | Http2Bindings;
   Variables: LifelineVariables;
 };
-
-function checkContexts(fn: string, contexts: unknown): void {
-  if (!(contexts instanceof HttpContexts)) {
-    throw new TypeError(`${fn}: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
-  }
-}
 
 function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
   const env = c.env as Partial<HttpBindings> | undefined;
@@ -97,17 +91,17 @@ export function errorHandler(contexts: HttpContexts): ErrorHandler<LifelineEnv> 
       return c.newResponse(res.body, res);
     }
     const ctx = (c.var as Partial<LifelineVariables>).ctx;
-    const status = clientError(error);
-    if (status !== undefined) return c.text(error.message, status as 400);
+    const clientStatus = clientError(error);
+    if (clientStatus !== undefined) return c.text(error.message, clientStatus as 400);
     if (ctx === undefined) {
       console.error(error);
       return c.text("Internal Server Error", 500);
     }
     const { incoming, outgoing } = bindings(c);
-    const reported = contexts.failed(ctx, error, { method: incoming.method ?? c.req.method, url: incoming.url ?? c.req.path });
+    const { status } = contexts.failed(ctx, error, { method: incoming.method ?? c.req.method, url: incoming.url ?? c.req.path });
     // A response already written (the deadline's 503) is left alone by lifeline's middleware; one whose
     // client left cannot be written to.
     if (!isOpen(outgoing)) return c.body(null, 503);
-    return reported ? c.text("internal server error\n", 500) : c.text("request canceled\n", 503);
+    return c.text(status === 500 ? "internal server error\n" : "request canceled\n", status as 500 | 503);
   };
 }

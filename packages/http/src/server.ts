@@ -17,7 +17,7 @@ import {
 } from "@lifeline/core";
 import { ClientDisconnectedError, RequestTimeoutError, ResponseCompleted, ServerShutdownError } from "./errors.js";
 import { incomingBudget } from "./timeout-header.js";
-import { abandon, reset } from "./internal/settle.js";
+import { answer } from "./internal/settle.js";
 
 /** HttpContextOptions configure {@link HttpContexts}. */
 export interface HttpContextOptions {
@@ -88,6 +88,13 @@ class Flight {
     readonly url: string,
     readonly startedAt: number,
   ) {}
+}
+
+/** @internal checkContexts throws the adapters' TypeError for a `contexts` argument that is not an HttpContexts. */
+export function checkContexts(fn: string, contexts: unknown): asserts contexts is HttpContexts {
+  if (!(contexts instanceof HttpContexts)) {
+    throw new TypeError(`${fn}: contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`);
+  }
 }
 
 /**
@@ -281,27 +288,30 @@ export class HttpContexts {
   }
 
   /**
-   * failed handles a handler's failure: a client that left or a deadline is counted, not logged (its
-   * context already says why); anything else is reported through onError and answered with a 500, or with
-   * a reset connection when the response had started. A response still open after a failure that was not
-   * reported (the ctx ended by shutdown or a cancelled parent while the handler ran) gets a 503, or a reset
-   * if it had started, so the client is not left waiting. It returns true when the failure was reported as
-   * a server error. Without `res` it only classifies and reports: a framework adapter answers in the
-   * framework's own way.
+   * failed handles a handler's failure. A client that left, a passed deadline or a shutdown is counted, not
+   * logged (the context already says why); anything else is a server error, reported once through onError.
+   * It returns `{ reported, status }`: whether it was reported, and the status to answer with while nothing
+   * has been sent (500 for a server error, `timeoutStatus` for a passed deadline, else 503). Given `res`, it
+   * answers: that status if nothing was sent, else a reset (a partial response cannot be completed honestly);
+   * nothing if the response is closed. Without `res`, a framework adapter answers in the framework's own way.
    */
-  failed(ctx: Context, error: unknown, request: { method: string; url: string }, res?: ServerResponse | Http2ServerResponse): boolean {
+  failed(
+    ctx: Context,
+    error: unknown,
+    request: { method: string; url: string },
+    res?: ServerResponse | Http2ServerResponse,
+  ): { reported: boolean; status: number } {
     const why = cause(ctx);
-    if ((ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) || why instanceof ClientDisconnectedError) {
-      if (res !== undefined) abandon(res, ctx.err() === DeadlineExceeded ? this.#timeoutStatus : 503);
-      return false;
+    const ended = (ctx.err() !== undefined && (isCanceled(error) || isDeadlineExceeded(error) || error === why)) || why instanceof ClientDisconnectedError;
+    const verdict = ended
+      ? { reported: false, status: ctx.err() === DeadlineExceeded ? this.#timeoutStatus : 503 }
+      : { reported: true, status: 500 };
+    if (verdict.reported) {
+      this.stats.failed++;
+      this.#onError(error, request);
     }
-    this.stats.failed++;
-    this.#onError(error, request);
-    if (res === undefined) return true;
-    const r = res as ServerResponse;
-    if (!r.headersSent) r.writeHead(500, { "content-type": "text/plain" }).end("internal server error\n");
-    else reset(res);
-    return true;
+    if (res !== undefined) answer(res, verdict.status);
+    return verdict;
   }
 
   /**

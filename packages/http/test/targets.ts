@@ -128,13 +128,13 @@ export const h2StreamTarget: Target = {
         stream.end();
       })().catch((error: unknown) => {
         // What HttpContexts.failed does for a response, done by hand for a raw stream.
-        const reported = contexts.failed(ctx, error, request);
+        const { status } = contexts.failed(ctx, error, request);
         if (stream.destroyed || stream.writableEnded) return;
         // Only destroy(error) resets: close(code) and destroy() end the stream, and the client reads a normal end.
         if (stream.headersSent) stream.destroy(new Error("response reset"));
         else {
-          stream.respond({ ":status": reported ? 500 : 503, "content-type": "text/plain" });
-          stream.end(reported ? "internal server error\n" : "request canceled\n");
+          stream.respond({ ":status": status, "content-type": "text/plain" });
+          stream.end(status === 500 ? "internal server error\n" : "request canceled\n");
         }
       });
     });

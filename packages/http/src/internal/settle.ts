@@ -38,12 +38,12 @@ export function reset(res: Response): void {
 }
 
 /**
- * abandon closes a response whose request context ended (deadline, shutdown, a cancelled parent) while its
- * handler was still running, so the client is not left waiting: a 503 when nothing was sent yet, else a
- * reset (a partial response cannot be completed honestly). `status` replaces the 503.
+ * answer ends the response of a failed handler so the client is not left waiting: `status` when nothing was
+ * sent yet (500: a server error; else the request's context ended), else a reset, since a partial response
+ * cannot be completed honestly; nothing when the response is already closed.
  */
-export function abandon(res: Response, status = 503): void {
+export function answer(res: Response, status: number): void {
   if (!isOpen(res)) return;
   if (res.headersSent) reset(res);
-  else res.writeHead(status, { "content-type": "text/plain" }).end("request canceled\n");
+  else res.writeHead(status, { "content-type": "text/plain" }).end(status === 500 ? "internal server error\n" : "request canceled\n");
 }
