@@ -38,8 +38,9 @@ function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context,
  *
  * The child's deadline is the earlier of `deadline` and the parent's. A deadline already past ends the
  * child before withDeadline returns; `Infinity` sets none (`deadline()` stays undefined). The timer never
- * keeps the process alive, never fires early (deadlines beyond setTimeout's 2^31−1 ms are chained) and is
- * cleared by `cancel`. Everything else is {@link withCancel}: call `cancel` as soon as the work is done, so
+ * fires early (deadlines beyond setTimeout's 2^31−1 ms are chained) and is cleared by `cancel`. By itself it
+ * does not keep the process alive; while a lifeline call is blocked on the context (a recv or send, a
+ * select on its done channel, a semaphore acquire, a WaitGroup wait) it does, until that call returns. Everything else is {@link withCancel}: call `cancel` as soon as the work is done, so
  * the timer is released now rather than at the deadline.
  *
  * @throws TypeError if `parent` is not a Context, or `deadline` is NaN, not a number, or an invalid Date.
