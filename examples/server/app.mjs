@@ -24,6 +24,9 @@ import {
 } from "@lifeline/core";
 import { ClientDisconnectedError, fetch, HttpContexts } from "@lifeline/http";
 import { dumpHandler } from "@lifeline/node";
+// Time-to-stop telemetry for every task (from its context ending to the task returning), through lifeline's
+// tracking hook; creation stacks are left to LIFELINE_DEBUG (they cost microseconds per task).
+import { captureStacks, slowStoppers, taskStopStats } from "@lifeline/testing";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
@@ -54,6 +57,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     poller: { ...defaults.poller, ...poller },
   };
   const startedAt = Date.now();
+  captureStacks(debugTasks);
   const contexts = new HttpContexts();
   const [draining, drain] = withCancel(background()); // ends long-lived streams when shutdown begins
   const slow = await startUpstream(options.upstream);
@@ -79,6 +83,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
           cancelledForMs: t.ctxEndedAt === undefined ? null : now - t.ctxEndedAt,
         })),
       },
+      timeToStop: { ...taskStopStats(), ignoringCancellation: slowStoppers(1000).length },
       requests: { ...contexts.stats },
       reports: { ...reports, running: reports.started - reports.finished - reports.cancelled - reports.failed },
       poller:

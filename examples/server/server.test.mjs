@@ -126,6 +126,9 @@ describe("the Generate Report dashboard", () => {
       assert.equal(after.requests.disconnected, 1);
       assert.equal(after.reports.stopSamples, 1, "disconnect → stopped was measured");
       assert.ok(after.reports.stopLastMs >= 0 && after.reports.stopLastMs === after.reports.stopMaxMs);
+      // The tracking hook's time-to-stop histogram saw the report task stop after its context ended.
+      assert.ok(after.timeToStop.count > during.timeToStop.count, "time-to-stop recorded the cancelled task");
+      assert.equal(after.timeToStop.buckets.at(-1).count, after.timeToStop.count);
     }));
 
   it("answers 502 when the slow upstream outlives the budget, and the upstream stops too", { timeout: 15_000 }, () =>
