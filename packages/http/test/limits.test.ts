@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
-import { remaining, sleep } from "@lifeline/core";
+import { Channel, remaining, sleep } from "@lifeline/core";
 import { HttpContexts } from "@lifeline/http";
 import { lifeline as expressLifeline } from "@lifeline/http/express";
 import { lifeline as fastifyLifeline } from "@lifeline/http/fastify";
@@ -23,12 +23,14 @@ async function listen(contexts: HttpContexts, fn: Parameters<HttpContexts["handl
 describe("HttpContexts.shutdown grace", () => {
   it("with Infinity lets a running request finish (setTimeout would have fired after 1 ms)", { timeout: 5000 }, async () => {
     const contexts = new HttpContexts({ onError: () => {} });
+    const running = new Channel<void>(1);
     const { server, url } = await listen(contexts, async (ctx, _req, res) => {
+      running.trySend(undefined);
       await sleep(ctx, 100);
       res.end("done");
     });
     const answer = fetch(url).then((r) => r.text());
-    await sleep(contexts.ctx, 20); // the request is running
+    await running.recv(contexts.ctx); // the request is running
     const report = await contexts.shutdown(server, Infinity);
     assert.deepEqual(report, { graceful: true, cancelled: [] });
     assert.equal(await answer, "done");
