@@ -101,7 +101,7 @@ const OP_RECV = 0;
 const OP_SEND = 1;
 const OP_SELECT = 2;
 
-/** @internal SelectResultValue is the runtime shape of a select result. */
+/** @internal Fired is the runtime shape of a select result. */
 export interface Fired {
   index: number;
   value: unknown;
