@@ -1,9 +1,12 @@
 // Runs the core's compiled tests (packages/core/dist-test, from `npm run build`) on the runtimes besides Node that
-// @lifeline/core promises: Deno 2, Bun 1 and headless Chromium.
+// @lifeline/core promises: Deno 2 (the newest, and 2.7), Bun 1 and headless Chromium.
 //
-//   node scripts/test-runtimes.mjs                   # all three
+//   node scripts/test-runtimes.mjs                   # all of them
 //   node scripts/test-runtimes.mjs deno bun          # some
 //   node scripts/test-runtimes.mjs chromium -- chan  # only test files whose name contains "chan"
+//
+// deno@2.7 is the newest Deno whose setTimeout returns a number rather than a Timeout object (2.8 changed it): the
+// core unrefs such a timer through Deno.unrefTimer, and this run is what tests that path.
 //
 // Every runtime runs the same files with the same runner, scripts/runtimes/node-test.mjs (a node:test stand-in;
 // why not the runtimes' own node:test is said there), one process (or page) per file, as `node --test` does:
@@ -28,7 +31,7 @@ const mirror = join(work, "core-test");
 const runner = join(root, "scripts/runtimes/node-test.mjs");
 const CHROMIUM = "/usr/bin/chromium";
 const FILE_TIMEOUT_MS = 120_000;
-const RUNTIMES = ["deno", "bun", "chromium"];
+const RUNTIMES = ["deno", "deno@2.7", "bun", "chromium"];
 
 const argv = process.argv.slice(2);
 const dash = argv.indexOf("--");
@@ -119,9 +122,10 @@ function runProcess(command, args, env) {
   });
 }
 
-function install(runtime) {
+function install(runtime, version) {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", [join(root, "scripts/install-runtime.sh"), runtime], { stdio: ["ignore", "pipe", "inherit"] });
+    const args = [join(root, "scripts/install-runtime.sh"), runtime, ...(version ? [version] : [])];
+    const child = spawn("bash", args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d) => (out += d));
     child.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`install-runtime.sh ${runtime}: exit ${code}`))));
@@ -129,24 +133,25 @@ function install(runtime) {
 }
 
 async function runCli(runtime, files) {
-  const bin = await install(runtime);
-  const version = `${runtime} ${(await runProcess(bin, ["--version"], {})).output.trim().replace(/^deno /, "").split(/\s/)[0]}`;
-  const env = runtime === "deno" ? { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", DENO_DIR: join(root, ".cache/deno-dir") } : { NO_COLOR: "1" };
+  const [kind, version] = runtime.split("@");
+  const bin = await install(kind, version);
+  const name = `${kind} ${(await runProcess(bin, ["--version"], {})).output.trim().replace(/^deno /, "").split(/\s/)[0]}`;
+  const env = kind === "deno" ? { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", DENO_DIR: join(root, ".cache/deno-dir") } : { NO_COLOR: "1" };
   const results = [];
   for (const file of files) {
-    const path = join(mirror, file.replace(/\.js$/, `.${runtime}-entry.mjs`));
+    const path = join(mirror, file.replace(/\.js$/, `.${runtime.replace("@", "-")}-entry.mjs`));
     writeFileSync(path, entry(runtime, file));
-    const args = runtime === "deno" ? ["run", "--allow-all", "--no-check", path] : [path];
+    const args = kind === "deno" ? ["run", "--allow-all", "--no-check", path] : [path];
     const { output, exit } = await runProcess(bin, args, env);
     results.push(report(runtime, file, output, exit));
   }
-  if (runtime === "deno" && filters.length === 0) {
+  if (kind === "deno" && filters.length === 0) {
     // The suite runs with --allow-all (its tests start child processes); the core itself must need no permission.
     const file = "scripts/runtimes/deno-no-permissions.test.mjs";
     const { output, exit } = await runProcess(bin, ["run", "--no-prompt", "--no-check", join(root, file)], env);
     results.push(report(runtime, basename(file), output, exit));
   }
-  return { version, results };
+  return { version: name, results };
 }
 
 // ---- Chromium --------------------------------------------------------------------------------------------------------

@@ -3,12 +3,12 @@ const MAX_DELAY = 2 ** 31 - 1;
 
 type TimerId = ReturnType<typeof setTimeout>;
 
-// Early Deno 2 (2.1 does) returns a number from setTimeout, which Deno.refTimer/unrefTimer take.
+// Deno 2.0–2.7 return a number from setTimeout, which Deno.refTimer/unrefTimer take (2.8+ return a Timeout).
 const deno = (globalThis as { Deno?: { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void } }).Deno;
 
 function setRef(timer: TimerId, ref: boolean): void {
   if (typeof timer === "number") {
-    // Browsers return a number and never keep anything alive; early Deno 2 returns one too.
+    // Browsers return a number and never keep anything alive; Deno before 2.8 returns one too.
     if (ref) deno?.refTimer?.(timer);
     else deno?.unrefTimer?.(timer);
     return;
