@@ -57,20 +57,32 @@ function prepareMirror() {
     if (!name.endsWith(".js")) continue;
     const to = join(mirror, name);
     mkdirSync(dirname(to), { recursive: true });
-    let spec = relative(dirname(to), runner);
-    if (!spec.startsWith(".")) spec = `./${spec}`;
     // The source map would map stacks back to packages/core/test/*.ts, which a test comparing a stack with its own
     // file name (task.test) does not expect: the copy runs as the plain JS it is.
-    const text = readFileSync(from, "utf8")
-      .replaceAll(/(from\s*)(["'])node:test\2/g, `$1${JSON.stringify(spec)}`)
-      .replace(/^\/\/# sourceMappingURL=.*$/m, "");
-    if (/["']node:test["']/.test(text)) throw new Error(`${from}: a node:test import the copy could not redirect`);
-    writeFileSync(to, text);
+    writeFileSync(to, redirect(readFileSync(from, "utf8").replace(/^\/\/# sourceMappingURL=.*$/m, ""), from, to));
     if (name.endsWith(".test.js")) files.push(name);
   }
-  const selected = filters.length ? files.filter((f) => filters.some((s) => f.includes(s))) : files;
-  if (selected.length === 0) throw new Error(`no test files in ${dist}${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
-  return selected.sort();
+  // Test files of our own for one runtime, beside the core's (their names say which): browser-fetch.test.mjs.
+  for (const name of EXTRA_FILES) {
+    const text = readFileSync(join(root, "scripts/runtimes", name), "utf8");
+    writeFileSync(join(mirror, name.replace(/\.mjs$/, ".js")), redirect(text, join(root, "scripts/runtimes", name), join(mirror, name)));
+  }
+  const pick = (list) => (filters.length ? list.filter((f) => filters.some((s) => f.includes(s))) : list).sort();
+  const core = pick(files);
+  const extra = pick(EXTRA_FILES.map((name) => name.replace(/\.mjs$/, ".js")));
+  if (core.length + extra.length === 0) throw new Error(`no test files in ${dist}${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
+  return { core, extra };
+}
+
+const EXTRA_FILES = ["browser-fetch.test.mjs"];
+
+// redirect points a test file's node:test imports at the runner, for the copy at `to`.
+function redirect(text, from, to = from) {
+  let spec = relative(dirname(to), runner);
+  if (!spec.startsWith(".")) spec = `./${spec}`;
+  const out = text.replaceAll(/(from\s*)(["'])node:test\2/g, `$1${JSON.stringify(spec)}`);
+  if (/["']node:test["']/.test(out)) throw new Error(`${from}: a node:test import the copy could not redirect`);
+  return out;
 }
 
 // entry writes the module that runs one test file (it sits beside the file): exclusions, the file, then the runner.
@@ -225,9 +237,38 @@ async function bundle(files) {
   return out;
 }
 
+// serve serves the bundles, and for browser-fetch.test the endpoints it describes: /never, /count.
 function serve(dir) {
+  const seen = { arrived: 0, closed: 0 };
+  const waiting = new Set();
+  const wake = () => {
+    for (const w of waiting) if (seen.arrived >= w.arrived && seen.closed >= w.closed) w.answer();
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url, "http://x");
+    if (url.pathname === "/never") {
+      seen.arrived++;
+      req.socket.once("close", () => {
+        seen.closed++;
+        wake();
+      });
+      wake();
+      return; // never answer
+    }
+    if (url.pathname === "/count") {
+      const w = {
+        arrived: Number(url.searchParams.get("arrived")),
+        closed: Number(url.searchParams.get("closed")),
+        answer() {
+          waiting.delete(w);
+          res.writeHead(200, { "content-type": "text/plain" }).end(JSON.stringify(seen));
+        },
+      };
+      waiting.add(w);
+      req.once("close", () => waiting.delete(w));
+      wake();
+      return;
+    }
     if (url.pathname === "/favicon.ico") {
       res.writeHead(204).end();
       return;
@@ -287,6 +328,7 @@ async function runChromium(files) {
     return { version, results };
   } finally {
     await browserApp.close();
+    server.closeAllConnections();
     server.close();
   }
 }
@@ -320,15 +362,15 @@ function selfTest() {
 }
 
 selfTest();
-const files = prepareMirror();
-console.log(`test-runtimes: ${files.length} core test files on ${runtimes.join(", ")}`);
+const { core: files, extra } = prepareMirror();
+console.log(`test-runtimes: ${files.length} core test files on ${runtimes.join(", ")}${extra.length ? `; in Chromium also ${extra.join(", ")}` : ""}`);
 let failed = false;
 const lines = [];
 for (const runtime of runtimes) {
   const t0 = performance.now();
   let outcome;
   try {
-    outcome = runtime === "chromium" ? await runChromium(files) : await runCli(runtime, files);
+    outcome = runtime === "chromium" ? await runChromium([...files, ...extra]) : await runCli(runtime, files);
   } catch (error) {
     console.error(`FAIL  ${runtime}: ${error.stack ?? error}`);
     failed = true;
