@@ -62,7 +62,8 @@ function prepareMirror() {
     writeFileSync(to, redirect(readFileSync(from, "utf8").replace(/^\/\/# sourceMappingURL=.*$/m, ""), from, to));
     if (name.endsWith(".test.js")) files.push(name);
   }
-  // Test files of our own for one runtime, beside the core's (their names say which): browser-fetch.test.mjs.
+  // Test files of our own for Chromium, beside the core's: *.browser-test.mjs (not *.test.mjs, which Node's test
+  // run would pick up).
   for (const name of EXTRA_FILES) {
     const text = readFileSync(join(root, "scripts/runtimes", name), "utf8");
     writeFileSync(join(mirror, name.replace(/\.mjs$/, ".js")), redirect(text, join(root, "scripts/runtimes", name), join(mirror, name)));
@@ -74,7 +75,7 @@ function prepareMirror() {
   return { core, extra };
 }
 
-const EXTRA_FILES = ["browser-fetch.test.mjs"];
+const EXTRA_FILES = ["fetch.browser-test.mjs"];
 
 // redirect points a test file's node:test imports at the runner, for the copy at `to`.
 function redirect(text, from, to = from) {
@@ -160,7 +161,7 @@ async function runCli(runtime, files) {
   }
   if (kind === "deno" && filters.length === 0) {
     // The suite runs with --allow-all (its tests start child processes); the core itself must need no permission.
-    const file = "scripts/runtimes/deno-no-permissions.test.mjs";
+    const file = "scripts/runtimes/no-permissions.deno-test.mjs";
     const { output, exit } = await runProcess(bin, ["run", "--no-prompt", "--no-check", join(root, file)], env);
     results.push(report(runtime, basename(file), output, exit));
   }
@@ -237,7 +238,7 @@ async function bundle(files) {
   return out;
 }
 
-// serve serves the bundles, and for browser-fetch.test the endpoints it describes: /never, /count.
+// serve serves the bundles, and for fetch.browser-test the endpoints it describes: /never, /count.
 function serve(dir) {
   const seen = { arrived: 0, closed: 0 };
   const waiting = new Set();

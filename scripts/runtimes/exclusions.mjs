@@ -34,7 +34,7 @@ export const exclusions = {
     {
       file: "errors.test.js",
       test: /^fetch with ctx\.signal against a server that never answers > /,
-      reason: "starts an HTTP server that never answers (node:http); a page cannot listen on a port (browser-fetch.test.mjs checks the page's fetch against the harness's server instead)",
+      reason: "starts an HTTP server that never answers (node:http); a page cannot listen on a port (fetch.browser-test.mjs checks the page's fetch against the harness's server instead)",
     },
     {
       file: "pool.test.js",

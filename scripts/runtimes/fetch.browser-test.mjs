@@ -1,4 +1,5 @@
-// The page's own fetch, aborted through ctx.signal (Chromium only). The core's suite checks this against Node's
+// The page's own fetch, aborted through ctx.signal (Chromium only: named *.browser-test.mjs, not *.test.mjs, so that
+// Node's test run leaves it alone). The core's suite checks this against Node's
 // fetch (errors.test: "fetch with ctx.signal against a server that never answers"), but a page cannot start that
 // server, so scripts/test-runtimes.mjs serves these endpoints beside the bundles:
 //   /never      never answers; the server counts arrivals and closed connections

@@ -1,7 +1,8 @@
 // @lifeline/core on Deno with no permissions at all (`deno run --no-prompt`, no --allow-*): it loads and its
 // timers, tasks, channels and select work. The core suite itself runs with --allow-all, since its tests start
 // child processes; this file is what catches a core that touches the environment (Deno throws NotCapable on
-// reading an env variable without --allow-env). scripts/test-runtimes.mjs runs it after the suite, on Deno only.
+// reading an env variable without --allow-env). scripts/test-runtimes.mjs runs it after the suite, on Deno only
+// (named *.deno-test.mjs, not *.test.mjs, so that Node's test run leaves it alone).
 import assert from "node:assert/strict";
 import {
   after,
