@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import {
   afterFunc,
   background,
+  captureTaskStacks,
   cause,
   Channel,
   DeadlineExceeded,
@@ -64,6 +65,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   };
   const startedAt = Date.now();
   captureStacks(debugTasks);
+  if (debugTasks) captureTaskStacks(true); // the task dump then says where each task was started
   const contexts = new HttpContexts();
   const [draining, drain] = withCancel(background()); // ends long-lived streams when shutdown begins
   const slow = await startUpstream(options.upstream);

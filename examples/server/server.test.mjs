@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { TextDecoderStream } from "node:stream/web";
 import { EVENT_LOG_SIZE, startApp } from "./app.mjs";
 import { formatMs, plural } from "./format.mjs";
@@ -107,6 +108,24 @@ describe("the Generate Report dashboard", () => {
       ac.abort();
     });
   });
+
+  it("shows in a real task dump the frames the README's dump shows (```text task-dump)", { timeout: 15_000 }, () =>
+    withApp({ ...slowReport, poller: { intervalMs: 500 }, debugTasks: true }, async (app) => {
+      const ac = new AbortController();
+      const report = await get(app, "/api/report", { method: "POST", signal: ac.signal });
+      await report.body.getReader().read(); // the report has started
+      assert.equal((await get(app, "/api/poller/start", { method: "POST" })).status, 200);
+      const dump = await (await get(app, "/debug/lifeline/tasks")).text();
+      ac.abort();
+      // A stack frame, without the checkout's path: "at pollerStartRoute (examples/server/app.mjs:229:15)".
+      const frames = (text) => [...text.matchAll(/(started at|at) (?:(\S+) \()?file:\/\/\/\S*?\/(examples\/server\/[\w.-]+:\d+:\d+)/g)]
+        .map(([, at, fn, where]) => `${at} ${fn ?? "<anonymous>"} ${where}`);
+      const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+      const block = /```text task-dump\n([\s\S]*?)```/.exec(readme);
+      assert.ok(block, "README.md has a ```text task-dump block");
+      assert.ok(frames(block[1]).length >= 5, block[1]);
+      assert.deepEqual(frames(block[1]), frames(dump), `README.md's task dump is stale; a real one:\n${dump}`);
+    }));
 
   it("streams a report's progress and completes it", { timeout: 15_000 }, () =>
     withApp(quick, async (app) => {
