@@ -97,7 +97,7 @@ describe("the dashboard in Chromium", () => {
   it("shows the poller stopped cleanly after Cancel, and a 502 from the slow upstream", { timeout: 90_000 }, () =>
     withBrowser({ upstream: { delayMs: 5_000, budgetMs: 300 }, poller: { intervalMs: 50 } }, async (page, app) => {
       await page.click("#poller-start");
-      await page.waitForFunction(() => /running: [1-9]\d* polls/.test(document.getElementById("poller-status").textContent));
+      await page.waitForFunction(() => /running: [1-9]\d* polls?$/.test(document.getElementById("poller-status").textContent));
       await page.click("#poller-cancel");
       await page.waitForFunction(() => document.getElementById("poller-status").textContent.includes("stopped cleanly"));
       const s = await stats(app);
@@ -107,5 +107,6 @@ describe("the dashboard in Chromium", () => {
       await page.click("#upstream-slow");
       await page.waitForFunction(() => document.getElementById("upstream-status").textContent.startsWith("502 Bad Gateway"));
       assert.match(await page.textContent("#upstream-status"), /did not answer within the 300 ms budget/);
+      assert.match(await page.textContent("#poller-status"), /^Poller stopped cleanly after (1 poll|(?!1 )\d+ polls) \(cancel → done in \d+(\.\d+)? ms\)$/);
     }));
 });
