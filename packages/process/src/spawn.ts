@@ -1,6 +1,6 @@
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions as NodeSpawnOptions } from "node:child_process";
 import { afterFunc, blockOn, isContext, type Context } from "@lifeline/core";
-import { groupAlive, killGroup, track, untrack } from "./internal/groups.js";
+import { anyAlive, groupMembers, killGroup, track, untrack } from "./internal/groups.js";
 
 /**
  * StoppedBy says what ended a command: `"exit"` — it exited by itself; `"SIGTERM"` — its context ended and
@@ -97,7 +97,7 @@ export function checkCommand(fn: string, ctx: unknown, command: unknown, args: u
 }
 
 const POSIX = process.platform !== "win32";
-const PROBE_MS = 10;
+const PROBE_MAX_MS = 16; // the probe backs off from 1 ms to this
 
 /**
  * spawn starts `command` with `args` (Node's `child_process.spawn`) in its own process group and returns the
@@ -134,7 +134,8 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   let stoppedBy: StoppedBy | undefined;
   let pipesClosed = false;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  let probeTimer: ReturnType<typeof setInterval> | undefined;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  let probeMs = 1;
   let waitDelayTimer: ReturnType<typeof setTimeout> | undefined;
   let settled = false;
   let resolve!: (r: WaitResult) => void;
@@ -149,7 +150,18 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
     if (pid === undefined) return false;
     return POSIX ? killGroup(pid, signal) : child.kill(signal);
   };
-  const alive = (): boolean => (pid === undefined ? false : POSIX ? groupAlive(pid) : exited === undefined);
+  // The group's live members, read from /proc once when the stop starts; a probe re-reads only those, and
+  // scans /proc again only when they are all gone (to catch a member forked since).
+  let members: number[] | undefined;
+  const alive = (): boolean => {
+    if (pid === undefined) return false;
+    if (!POSIX) return exited === undefined;
+    if (!killGroup(pid, 0)) return false;
+    if (members === undefined) return true; // no /proc: a zombie counts as alive until it is reaped
+    if (anyAlive(members, pid)) return true;
+    members = groupMembers(pid) ?? [];
+    return members.length > 0;
+  };
 
   const settle = (): void => {
     if (settled) return;
@@ -160,7 +172,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
     }
     settled = true;
     for (const t of [graceTimer, waitDelayTimer]) if (t !== undefined) clearTimeout(t);
-    if (probeTimer !== undefined) clearInterval(probeTimer);
+    if (probeTimer !== undefined) clearTimeout(probeTimer);
     stopWatch();
     if (pid !== undefined) untrack(pid);
     if (spawnError !== undefined && !stopping) {
@@ -187,10 +199,15 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
 
   /** probe ends the stop once nothing is left in the group (the leader alone exiting is not enough). */
   const probe = (): void => {
+    probeTimer = undefined;
+    if (settled || groupGone) return;
     if (!alive()) {
       groupGone = true;
       settle();
+      return;
     }
+    probeTimer = setTimeout(probe, probeMs);
+    probeMs = Math.min(probeMs * 2, PROBE_MAX_MS);
   };
 
   const kill = (): void => {
@@ -211,7 +228,8 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
     }
     stoppedBy = "SIGTERM";
     graceTimer = setTimeout(kill, graceMs);
-    if (exited !== undefined) probeTimer = setInterval(probe, PROBE_MS);
+    if (POSIX && pid !== undefined) members = groupMembers(pid);
+    if (exited !== undefined) probe();
   };
 
   const closePipes = (): void => {
@@ -237,10 +255,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   child.on("exit", (code, signal) => {
     exited = { code, signal };
     if (!closed) waitDelayTimer = setTimeout(closePipes, waitDelayMs);
-    if (stopping && !groupGone && probeTimer === undefined) {
-      probeTimer = setInterval(probe, PROBE_MS);
-      probe();
-    }
+    if (stopping && !groupGone && probeTimer === undefined) probe();
     settle();
   });
   child.on("close", () => {

@@ -87,10 +87,34 @@ class WorkerTaskContext implements Context {
   }
 }
 
+/**
+ * EndSignal is the abort-signal-like object (aborted, reason, add/removeEventListener) that withSignal
+ * accepts from other realms: a real AbortController per task cost more than the rest of a round trip.
+ */
+class EndSignal {
+  aborted = false;
+  reason: unknown = undefined;
+  #listener: (() => void) | undefined = undefined;
+  addEventListener(_type: "abort", listener: () => void): void {
+    this.#listener = listener; // withSignal adds one listener (its hub) at most
+  }
+  removeEventListener(_type: "abort", listener: () => void): void {
+    if (this.#listener === listener) this.#listener = undefined;
+  }
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const l = this.#listener;
+    this.#listener = undefined;
+    l?.();
+  }
+}
+
 /** Running is the task this thread runs: one at a time. */
 interface Running {
   readonly seq: number;
-  readonly controller: AbortController;
+  readonly controller: EndSignal;
 }
 
 let served = false;
@@ -185,8 +209,8 @@ function start<I, O>(
   deadline: number | undefined,
   finished: () => void,
 ): Running {
-  const controller = new AbortController();
-  const [base, cancelBase] = withSignal(background(), controller.signal);
+  const controller = new EndSignal();
+  const [base, cancelBase] = withSignal(background(), controller as unknown as AbortSignal);
   let inner = base;
   let cancelDeadline: CancelFunc | undefined;
   if (deadline !== undefined) [inner, cancelDeadline] = withDeadline(base, deadline);

@@ -18,31 +18,47 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 
 const LINUX = process.platform === "linux";
 
+/** liveInGroup returns stat's pgrp when the process is alive (not a zombie), else undefined. */
+function liveInGroup(stat: string): number | undefined {
+  // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+  return rest[0] === "Z" || rest[0] === "X" ? undefined : Number(rest[2]);
+}
+
 /**
- * groupAlive reports whether anything in group `pgid` still runs. A killed member stays a zombie until its
- * parent (init, for an orphan) reaps it, and a zombie still takes signals: on Linux, /proc tells them apart.
+ * groupMembers returns the pids of the live (not zombie) processes in group `pgid`, from /proc (Linux), or
+ * undefined where there is no /proc. A killed member stays a zombie until its parent (init, for an orphan)
+ * reaps it, and a zombie still takes signals: only /proc tells it apart. This reads every /proc/<pid>/stat.
  */
-export function groupAlive(pgid: number): boolean {
-  if (!killGroup(pgid, 0)) return false;
-  if (!LINUX) return true;
+export function groupMembers(pgid: number): number[] | undefined {
+  if (!LINUX) return undefined;
   let names: string[];
   try {
     names = readdirSync("/proc");
   } catch {
-    return true;
+    return undefined;
   }
+  const out: number[] = [];
   for (const name of names) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
-    let stat: string;
     try {
-      stat = readFileSync(`/proc/${name}/stat`, "latin1");
+      if (liveInGroup(readFileSync(`/proc/${name}/stat`, "latin1")) === pgid) out.push(Number(name));
     } catch {
-      continue; // it exited while we looked
+      // it exited while we looked
     }
-    // pid (comm) state ppid pgrp …: comm may hold spaces and parentheses, so read after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
-    if (Number(rest[2]) === pgid && rest[0] !== "Z" && rest[0] !== "X") return true;
+  }
+  return out;
+}
+
+/** anyAlive reports whether one of `pids` is still a live (not zombie) member of group `pgid`. */
+export function anyAlive(pids: readonly number[], pgid: number): boolean {
+  for (const pid of pids) {
+    try {
+      if (liveInGroup(readFileSync(`/proc/${pid}/stat`, "latin1")) === pgid) return true;
+    } catch {
+      // gone
+    }
   }
   return false;
 }
