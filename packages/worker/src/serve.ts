@@ -214,8 +214,10 @@ function start<I, O>(
   let inner = base;
   let cancelDeadline: CancelFunc | undefined;
   if (deadline !== undefined) [inner, cancelDeadline] = withDeadline(base, deadline);
-  const mirror = new WorkerTaskContext(inner, flag, seq, drain);
-  const task = go(mirror, (ctx) => fn(ctx, input as I), { name });
+  // The task runs under inner (a context of the core's: go() need not check it), and fn gets the mirror of
+  // the task's context, whose err() reads the flag. Reading a custom context's signal (as every check of one
+  // does) would make an AbortController per task: that is left to tasks that use it.
+  const task = go(inner, (ctx) => fn(new WorkerTaskContext(ctx, flag, seq, drain), input as I), { name });
   const reply = (message: DoneMessage): void => {
     cancelDeadline?.();
     cancelBase();
