@@ -53,6 +53,10 @@ describe("exec", () => {
     assert.deepEqual([...b.stdout], [0, 255, 1]);
   });
 
+  it("runs a command line through the shell when shell is set", async () => {
+    assert.equal((await exec(background(), "echo a b | tr ' ' '-'", [], { shell: true })).stdout, "a-b\n");
+  });
+
   it("rejects a non-zero exit with ExitError carrying the code and the tail of stderr", async () => {
     await assert.rejects(exec(background(), "sh", ["-c", "echo first >&2; echo 'it broke' >&2; exit 3"]), (e) => {
       assert.ok(e instanceof ExitError);

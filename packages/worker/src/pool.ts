@@ -221,7 +221,8 @@ export class WorkerPool<I = unknown, O = unknown> {
     for (const t of this.#threads) {
       t.gone = true;
       const job = t.job;
-      if (job !== undefined) this.#finish(job, undefined, new WorkerPoolClosedError("worker pool closed: its close(ctx) ended; the thread was terminated"));
+      if (job?.state === STOPPING) this.#finish(job, "terminate", job.ctx.err()); // its own ctx had ended: its err
+      else if (job !== undefined) this.#finish(job, undefined, new WorkerPoolClosedError("worker pool closed: its close(ctx) ended; the thread was terminated"));
       t.control.close();
       exits.push(t.worker.terminate());
     }

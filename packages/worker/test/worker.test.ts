@@ -152,6 +152,45 @@ describe("WorkerPool.run", () => {
       assert.equal(typeof (await p.run(background(), { op: "threadId" })), "number");
     }));
 
+  it("keeps the grace timer of a stopped task away from the next task on the same thread", () =>
+    withPool(pool(1, 50), async (p) => {
+      const [ctx, cancel] = withCancel(background());
+      const s = flag();
+      const first = p.run(ctx, { op: "coop", started: s });
+      await started(s);
+      const [thread] = p.threadIds();
+      cancel();
+      await assert.rejects(first, (e) => e === Canceled);
+      // The next task outlives the first one's grace period (50 ms) on the same thread: it must not be terminated.
+      const s2 = flag();
+      const r2 = flag();
+      const next = p.run(background(), { op: "hold", started: s2, release: r2 });
+      await started(s2);
+      await new Promise((r) => setTimeout(r, 150)); // "not yet": well past the old grace timer
+      release(r2);
+      assert.deepEqual(await next, { threadId: thread, err: undefined });
+    }));
+
+  it("fails the task with WorkerCrashedError when the worker module fails to load", async () => {
+    const p = new WorkerPool(new URL("./fixtures/broken.js", import.meta.url), { size: 1 });
+    try {
+      await assert.rejects(p.run(background(), 1), (e) => {
+        assert.ok(e instanceof WorkerCrashedError);
+        assert.ok(e.cause instanceof Error && e.cause.message === "broken module", String(e.cause));
+        return true;
+      });
+    } finally {
+      await p.close(background());
+    }
+  });
+
+  it("rejects with a DataCloneError when the result cannot be cloned, and keeps the thread", () =>
+    withPool(pool(1, 1000), async (p) => {
+      const before = await p.run(background(), { op: "threadId" });
+      await assert.rejects(p.run(background(), { op: "uncloneable" }), (e) => e instanceof Error && e.name === "DataCloneError");
+      assert.equal(await p.run(background(), { op: "threadId" }), before);
+    }));
+
   it("delivers errors thrown in the worker with their name, message, stack, cause and fields", () =>
     withPool(pool(1, 1000), async (p) => {
       await assert.rejects(p.run(background(), { op: "throw" }), (e) => {
