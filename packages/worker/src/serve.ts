@@ -126,8 +126,10 @@ let served = false;
  * Each task runs as a lifeline task (`go`) under a context that mirrors the caller's: the same deadline, and
  * it ends when the caller's context ends, with the same err and a structured clone of the cause (an Error
  * crosses with its name, message, stack, cause and cloneable fields; the core's sentinels map to this
- * thread's `Canceled`/`DeadlineExceeded`; a custom deadline cause arrives wrapped in an Error named
- * `TimeoutError`). The context ends with `Canceled` once the task has returned.
+ * thread's `Canceled`/`DeadlineExceeded`). The worker keeps its own copy of the deadline, so a deadline ends
+ * the task's context even while the caller's thread is busy; its cause is then `DeadlineExceeded` (a custom
+ * deadline cause, from `withDeadlineCause`, crosses only when the caller's end message comes first, wrapped in
+ * an Error named `TimeoutError`). The context ends with `Canceled` once the task has returned.
  *
  * What `fn` returns is structured-cloned to the caller; what it throws arrives there as an Error of the
  * same name. It does NOT stop `fn`: the caller's pool waits its grace period for `fn` to return, then
