@@ -141,7 +141,8 @@ describe("spawn", () => {
     await assert.rejects(child.wait(), (e) => e === Canceled);
     assert.equal(child.stoppedBy, "SIGKILL");
     assert.deepEqual(stops.map((r) => r.stoppedBy), ["SIGKILL"]);
-    assert.ok(stops[0]!.ms >= 100, `SIGKILL only after the grace period, got ${stops[0]!.ms} ms`);
+    // Not before the grace period (less a few ms: Node's timers may fire up to a millisecond early).
+    assert.ok(stops[0]!.ms >= 95, `SIGKILL only after the grace period, got ${stops[0]!.ms} ms`);
     await until("every member gone", () => members.every((p) => !alive(p)), 2000);
   });
 

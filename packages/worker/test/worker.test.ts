@@ -93,7 +93,8 @@ describe("WorkerPool.run", () => {
         stops.map((r) => [r.stoppedBy, r.threadId]),
         [["terminate", spinner]],
       );
-      assert.ok(stops[0]!.ms >= 50, `terminated only after the grace period, got ${stops[0]!.ms} ms`);
+      // Not before the grace period (less a few ms: Node's timers may fire up to a millisecond early).
+      assert.ok(stops[0]!.ms >= 45, `terminated only after the grace period, got ${stops[0]!.ms} ms`);
       const next = await p.run(background(), { op: "threadId" });
       assert.notEqual(next, spinner);
       assert.deepEqual(p.threadIds(), [next]);
