@@ -308,6 +308,9 @@ export class WorkerPool<I = unknown, O = unknown> {
     if (job !== undefined && !wasOurs) {
       if (job.state === STOPPING) this.#finish(job, "crash", job.ctx.err());
       else this.#finish(job, undefined, new WorkerCrashedError(thread.threadId, code, thread.crash));
+    } else if (!wasOurs) {
+      // Nobody waits on an idle thread: report its death as the core reports a failed task nobody awaited.
+      void Promise.reject(new WorkerCrashedError(thread.threadId, code, thread.crash, false));
     }
     this.#dispatch();
   }

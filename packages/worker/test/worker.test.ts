@@ -1,6 +1,9 @@
 import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import {
   background,
@@ -17,6 +20,7 @@ import { WorkerCrashedError, WorkerPool, WorkerPoolClosedError, type StopReport 
 import type { Op } from "./fixtures/tasks.js";
 
 const TASKS = new URL("./fixtures/tasks.js", import.meta.url);
+const execFileAsync = promisify(execFile);
 
 function pool(size: number, graceMs: number): WorkerPool<Op, unknown> {
   return new WorkerPool<Op, unknown>(TASKS, { size, graceMs });
@@ -145,7 +149,7 @@ describe("WorkerPool.run", () => {
         assert.ok(e instanceof WorkerCrashedError);
         assert.equal(e.name, "WorkerCrashedError");
         assert.ok(e.cause instanceof Error && e.cause.message === "boom outside the task", String(e.cause));
-        assert.match(e.message, /boom outside the task/);
+        assert.match(e.message, /while running a task: Error: boom outside the task/);
         return true;
       });
       release(r);
@@ -191,6 +195,14 @@ describe("WorkerPool.run", () => {
       await assert.rejects(p.run(background(), { op: "uncloneable" }), (e) => e instanceof Error && e.name === "DataCloneError");
       assert.equal(await p.run(background(), { op: "threadId" }), before);
     }));
+
+  it("reports a thread that dies while idle as an unhandled rejection, and replaces it", async () => {
+    const script = fileURLToPath(new URL("./fixtures/idle-crash.js", import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, [script]);
+    const { message, ...rest } = JSON.parse(stdout) as { message: string };
+    assert.deepEqual(rest, { crashed: true, sameThread: true, replaced: true });
+    assert.match(message, /^worker thread \d+ died \(exit code 1\) while idle: Error: boom after the task$/);
+  });
 
   it("delivers errors thrown in the worker with their name, message, stack, cause and fields", () =>
     withPool(pool(1, 1000), async (p) => {
