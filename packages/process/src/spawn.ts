@@ -138,13 +138,14 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   let probeMs = 1;
   let waitDelayTimer: ReturnType<typeof setTimeout> | undefined;
   let settled = false;
+  let observed = false;
   let resolve!: (r: WaitResult) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<WaitResult>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  result.catch(() => {}); // delivered through wait(); a command nobody waits for is not an unhandled rejection
+  result.catch(() => {}); // delivered through wait(); a start failure nobody waits for is reported in settle()
 
   const signalGroup = (signal: NodeJS.Signals): boolean => {
     if (pid === undefined) return false;
@@ -177,6 +178,10 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
     if (pid !== undefined) untrack(pid);
     if (spawnError !== undefined && !stopping) {
       reject(spawnError);
+      // Nothing is dropped: a failed start that nobody waits for, nor listens for, is reported (as Node would).
+      setTimeout(() => {
+        if (!observed && child.listenerCount("error") <= 1) void Promise.reject(spawnError);
+      }, 0);
       return;
     }
     if (stopping) {
@@ -268,6 +273,9 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   const stopWatch = afterFunc(ctx, stop);
 
   Object.defineProperty(child, "stoppedBy", { get: () => stoppedBy, enumerable: true, configurable: true });
-  child.wait = () => blockOn(ctx, "process wait", result);
+  child.wait = () => {
+    observed = true;
+    return blockOn(ctx, "process wait", result);
+  };
   return child;
 }
