@@ -309,6 +309,18 @@ describe("WorkerPool.close", () => {
     assert.deepEqual(p.threadIds(), []);
   });
 
+  it("lets several close() calls wait together", async () => {
+    const p = pool(1, 1000);
+    const s = flag();
+    const r = flag();
+    const hold = p.run(background(), { op: "hold", started: s, release: r });
+    await started(s);
+    const closes = [p.close(background()), p.close(background())];
+    release(r);
+    await Promise.all(closes);
+    assert.equal(((await hold) as { err: unknown }).err, undefined);
+  });
+
   it("terminates what still runs when its context ends, failing those tasks, and rejects with ctx.err()", async () => {
     const p = pool(1, 60_000);
     const s = flag();
