@@ -132,6 +132,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   let endedAt = 0;
   let groupGone = false;
   let stoppedBy: StoppedBy | undefined;
+  let rung: "SIGTERM" | "SIGKILL" = "SIGTERM"; // the last rung of a stop in progress
   let pipesClosed = false;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -185,7 +186,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
       return;
     }
     if (stopping) {
-      stoppedBy ??= "SIGTERM";
+      stoppedBy = rung;
       if (onStop !== undefined && pid !== undefined) {
         try {
           onStop({ stoppedBy, ms: performance.now() - endedAt, pid });
@@ -217,7 +218,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
 
   const kill = (): void => {
     graceTimer = undefined;
-    if (signalGroup("SIGKILL")) stoppedBy = "SIGKILL";
+    if (signalGroup("SIGKILL")) rung = "SIGKILL";
     groupGone = true;
     settle();
   };
@@ -231,7 +232,6 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
       settle();
       return;
     }
-    stoppedBy = "SIGTERM";
     graceTimer = setTimeout(kill, graceMs);
     if (POSIX && pid !== undefined) members = groupMembers(pid);
     if (exited !== undefined) probe();

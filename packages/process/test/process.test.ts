@@ -48,7 +48,7 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 describe("exec", () => {
   it("returns stdout, stderr and the exit code of a command that succeeds", async () => {
     const r = await exec(background(), "sh", ["-c", "echo out; echo err >&2"]);
-    assert.deepEqual(r, { stdout: "out\n", stderr: "err\n", exitCode: 0 });
+    assert.deepEqual(r, { stdout: "out\n", stderr: "err\n", exitCode: 0, pipesClosed: false });
     const b = await exec(background(), "cat", [], { input: new Uint8Array([0, 255, 1]), encoding: "buffer" });
     assert.deepEqual([...b.stdout], [0, 255, 1]);
   });
@@ -97,6 +97,7 @@ describe("exec", () => {
     const r = await exec(background(), "sh", ["-c", "sleep 100 & echo $!"], { waitDelayMs: 100 });
     const pid = Number(r.stdout.trim());
     assert.ok(pid > 0, r.stdout);
+    assert.equal(r.pipesClosed, true);
     await until(`the grandchild ${pid} to be gone`, () => !alive(pid));
   });
 
@@ -124,6 +125,7 @@ describe("spawn", () => {
     await until("sh and both sleeps in the group", () => groupMembers(pgid).length === 3);
     const members = groupMembers(pgid);
     cancel();
+    assert.equal(child.stoppedBy, undefined, "not stopped yet: the stop is in progress");
     await assert.rejects(child.wait(), (e) => e === Canceled);
     assert.equal(child.stoppedBy, "SIGTERM");
     // wait() settles only once the group is gone; check /proc for each pid anyway.
