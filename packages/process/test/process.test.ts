@@ -101,6 +101,20 @@ describe("exec", () => {
     await until(`the grandchild ${pid} to be gone`, () => !alive(pid));
   });
 
+  it("does not hang on a descendant that left the group (setsid) and holds stdout: the pipes are closed", async () => {
+    // The escapee is out of reach of the group kill (documented); the test kills it itself. `$!` is the sleep's
+    // pid: setsid forks only when it leads a group, and a background job of a non-interactive sh does not.
+    const r = await exec(background(), "sh", ["-c", "setsid sleep 100 & echo $!"], { waitDelayMs: 100 });
+    const pid = Number(r.stdout.trim());
+    try {
+      assert.ok(pid > 0, r.stdout);
+      assert.equal(r.pipesClosed, true);
+    } finally {
+      if (pid > 0) process.kill(pid, "SIGKILL");
+    }
+    await until(`the escapee ${pid} to be gone`, () => !alive(pid));
+  });
+
   it("rejects at once, starting nothing, when the context has already ended", async () => {
     const [ctx, cancel] = withCancel(background());
     cancel();
