@@ -47,6 +47,10 @@ const runtimes = chosen.length > 0 ? chosen : RUNTIMES;
 
 // ---- the copy of dist-test with node:test pointed at the runner --------------------------------------------------
 
+// Test files of our own for Chromium, run beside the core's: *.browser-test.mjs (not *.test.mjs, which Node's test
+// run would pick up).
+const EXTRA_FILES = ["fetch.browser-test.mjs"];
+
 function prepareMirror() {
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run \`npm run build\` first`);
   rmSync(mirror, { recursive: true, force: true });
@@ -62,8 +66,6 @@ function prepareMirror() {
     writeFileSync(to, redirect(readFileSync(from, "utf8").replace(/^\/\/# sourceMappingURL=.*$/m, ""), from, to));
     if (name.endsWith(".test.js")) files.push(name);
   }
-  // Test files of our own for Chromium, beside the core's: *.browser-test.mjs (not *.test.mjs, which Node's test
-  // run would pick up).
   for (const name of EXTRA_FILES) {
     const text = readFileSync(join(root, "scripts/runtimes", name), "utf8");
     writeFileSync(join(mirror, name.replace(/\.mjs$/, ".js")), redirect(text, join(root, "scripts/runtimes", name), join(mirror, name)));
@@ -74,8 +76,6 @@ function prepareMirror() {
   if (core.length + extra.length === 0) throw new Error(`no test files in ${dist}${filters.length ? ` matching ${filters.join(", ")}` : ""}`);
   return { core, extra };
 }
-
-const EXTRA_FILES = ["fetch.browser-test.mjs"];
 
 // redirect points a test file's node:test imports at the runner, for the copy at `to`.
 function redirect(text, from, to = from) {
@@ -107,7 +107,7 @@ function entry(runtime, file) {
 
 const SUMMARY = "#runtimes-summary ";
 
-// parse takes a file's output: its summary, or why there is none.
+// verdict reads a file's output: its summary, and what is wrong with the run if anything.
 function verdict(file, output, exit) {
   const line = output.split("\n").findLast((l) => l.startsWith(SUMMARY));
   if (line === undefined) return { file, ok: false, problem: `no summary (${exit})`, tests: 0, pass: 0, fail: 0, skip: 0, excluded: 0 };
