@@ -8,8 +8,9 @@ import { encodeReason, MAX_REASON_BYTES } from "./internal/wire.js";
 
 /**
  * cancelJob cancels a job from any process on any machine, and resolves to true if the cancel was recorded
- * (the job was waiting, delayed or running, or already cancelled: the first reason stays), false if the job had
- * already finished (nothing changes then).
+ * (the job had not finished: it was waiting, delayed or running, or already cancelled, and the first reason
+ * stays), false if the job had already finished (nothing changes then). A cancel recorded in the instant
+ * between the handler's return and BullMQ's write of the result does not undo that result: the job completes.
  *
  * It writes a durable cancel record into the job's own hash (so it lives exactly as long as the job) and pushes
  * it on the queue's pub/sub channel, atomically, in one script. The worker running the job ends the job's ctx
