@@ -146,6 +146,7 @@ class JobWorker<D, R> extends Worker<D, R> {
   #offset: Promise<number> | undefined;
   #offsetMs: number | undefined;
   #closing = false;
+  #closed = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -160,7 +161,10 @@ class JobWorker<D, R> extends Worker<D, R> {
     this.#leaseTimer = setInterval(() => this.#checkLeases(), Math.max(10, lockDuration / 4));
     this.#leaseTimer.unref();
     this.#subscribed = this.#subscribe();
-    this.#subscribed.catch(() => {}); // reported through 'error' by #subscribe
+    // A worker without pushes still works (by renewals): report why, unless it is closing (nothing to lose then).
+    this.#subscribed.catch((e: unknown) => {
+      if (!this.#closing) this.#report(e);
+    });
     this.#stopWatching = afterFunc(settings.root, () => {
       this.close().catch((e: unknown) => this.#report(e));
     });
@@ -182,13 +186,13 @@ class JobWorker<D, R> extends Worker<D, R> {
       throw new TypeError("work: the connection's client cannot subscribe to pub/sub (use ioredis, BullMQ's default)");
     }
     const s = sub as Subscriber;
+    if (this.#closed) {
+      s.disconnect(); // closed while we connected: close()'s cleanup has already run
+      return;
+    }
     this.#subscriber = s;
     s.on("error", (e) => this.#report(e));
     s.on("message", (_channel, message) => this.#onPush(message));
-    if (this.#closing && this.closed !== undefined && this.closed) {
-      s.disconnect();
-      return;
-    }
     await s.subscribe(cancelChannel(this.qualifiedName));
   }
 
@@ -375,6 +379,7 @@ class JobWorker<D, R> extends Worker<D, R> {
       const closing = super.close(force);
       closing
         .finally(() => {
+          this.#closed = true;
           clearTimeout(this.#graceTimer);
           clearInterval(this.#leaseTimer);
           this.#subscriber?.disconnect();

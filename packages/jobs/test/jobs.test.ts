@@ -2,7 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, withCancelCause, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, DeadlineExceeded, withCancelCause, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { trace, traceKey } from "./fixtures/values.js";
@@ -360,6 +360,23 @@ describe("shutdown and the task dump", () => {
   });
 });
 
+describe("in this process", () => {
+  it("a worker whose root ctx ends before it has connected closes, and leaves no connection open", BOUND, async () => {
+    const queue = uniqueQueue("early-close");
+    try {
+      const [root, stop] = withCancelCause(background());
+      const worker = work(root, queue.name, async () => "never", { connection });
+      const closed = new Promise<void>((resolve) => worker.on("closed", () => resolve()));
+      stop("bye");
+      await closed;
+      // Nothing is left open: the subscriber made after close() began is disconnected too (this file's process
+      // would not exit otherwise), and a connection closed under a pending command is not reported as a failure.
+    } finally {
+      await drop(queue);
+    }
+  });
+});
+
 describe("bad input", () => {
   it("throws TypeErrors naming the function and the value; unknown ids reject with JobNotFoundError", BOUND, async () => {
     const queue = uniqueQueue("input");
@@ -387,6 +404,13 @@ describe("bad input", () => {
       cancel("gone");
       await assert.rejects(addJob(ctx, queue, "x", {}), (e: unknown) => e === Canceled);
       assert.equal(await queue.count(), 1, "an ended ctx adds nothing");
+      // jobResult respects its ctx: the job has no worker, the wait ends with the ctx's error.
+      const [waitCtx, stopWait] = withTimeout(background(), 50);
+      await assert.rejects(jobResult(waitCtx, queue, job.id!), (e: unknown) => e === DeadlineExceeded);
+      stopWait();
+      // A carried value must be plain data.
+      const [valued] = [withValue(background(), traceKey, new Date() as unknown as string)];
+      await assert.rejects(addJob(valued, queue, "x", {}, { values: [trace] }), /addJob: value "trace" must be plain JSON data, but it holds an instance of Date/);
       const [short, stop] = withTimeout(background(), 5);
       await assert.rejects(addJob(short, queue, "x", {}), (e: unknown) => e instanceof Error && e.name === "TimeoutError");
       stop();
