@@ -12,7 +12,7 @@ import { Queue, Worker } from "bullmq";
 
 const connection = { host: "127.0.0.1", port: 6379 };
 const CANCELS = Number(process.env.BENCH_JOBS_CANCELS ?? 500);
-const MISSED = Number(process.env.BENCH_JOBS_MISSED ?? 20);
+const MISSED = Number(process.env.BENCH_JOBS_MISSED ?? 12);
 const THROUGHPUT_JOBS = Number(process.env.BENCH_JOBS_N ?? 1500);
 const ROUNDS = 6;
 const CONCURRENCY = 8;
@@ -130,12 +130,13 @@ async function localFloor() {
 
 async function missedPush() {
   // The worker's pub/sub link is silenced by a proxy (Redis's replies on it are dropped): every cancel is found
-  // by the check at the next lock renewal instead. lockDuration 400 ms → lockRenewTime 200 ms.
+  // by the check at the next lock renewal instead. lockDuration 1000 ms → lockRenewTime 500 ms (a shorter lease
+  // would risk a spurious lock loss on a loaded machine, which the check below would reject).
   const { Proxy } = await import(support);
   const proxy = new Proxy();
   const port = await proxy.listen();
   const queue = newQueue("missed");
-  const lockDuration = 400;
+  const lockDuration = 1000;
   const w = spawnWorker({ queue: queue.name, port, lockDuration, stalledInterval: 2000 });
   try {
     await w.next("ready");

@@ -9,7 +9,8 @@ import { trace, traceKey } from "./fixtures/values.js";
 import { connection, drop, jobState, Proxy, uniqueQueue, WorkerProcess, type Message } from "./support.js";
 
 const BOUND = { timeout: 30_000 };
-const FAST = { lockDuration: 1000, stalledInterval: 500 };
+// Short locks keep the lock tests quick; 2 s leaves a renewal (every ~1 s) a second of slack on a loaded machine.
+const FAST = { lockDuration: 2000, stalledInterval: 1000 };
 
 function stopOf(id: string) {
   return (m: Message) => m.t === "stop" && m.id === id;
