@@ -197,26 +197,26 @@ async function throughputRound(kind) {
 
 /** benchJobs runs section j and returns the notes for the table. */
 export async function benchJobs({ section, row, verdict }) {
-  section("j. jobs on BullMQ: cancel in one process → job ctx ended in another; throughput vs bare BullMQ");
+  section("jobs. @lifeline/jobs on BullMQ: cancel in one process → job ctx ended in another; throughput vs bare BullMQ");
   try {
     const probe = new Queue("lifeline-bench-probe", { connection: { ...connection, maxRetriesPerRequest: 1, retryStrategy: () => null } });
     await (await probe.client).ping();
     await probe.close();
   } catch {
-    row({ bench: "j. jobs", ours: "skipped: no Redis on 127.0.0.1:6379" });
+    row({ bench: "jobs", ours: "skipped: no Redis on 127.0.0.1:6379" });
     return [];
   }
   const cross = await crossProcess();
   const floor = await localFloor();
   row({
-    bench: `j. cancelJob → job ctx ended, other process, p50 (${cross.length})`,
+    bench: `jobs: cancelJob → job ctx ended, other process, p50 (${cross.length})`,
     ours: ms(median(cross)),
     peer: "BullMQ worker.cancelJob, same process, p50",
     peerValue: ms(median(floor)),
   });
   const p99 = pct(cross, 99);
   row({
-    bench: `j. cancelJob → job ctx ended, other process, p99 (${cross.length})`,
+    bench: `jobs: cancelJob → job ctx ended, other process, p99 (${cross.length})`,
     ours: ms(p99),
     peer: "BullMQ worker.cancelJob, same process, p99",
     peerValue: ms(pct(floor, 99)),
@@ -225,7 +225,7 @@ export async function benchJobs({ section, row, verdict }) {
   });
   const missed = await missedPush();
   row({
-    bench: `j. missed push (pub/sub silenced): cancel → ctx ended, p50 / max (${missed.lat.length})`,
+    bench: `jobs: missed push (pub/sub silenced): cancel → ctx ended, p50 / max (${missed.lat.length})`,
     ours: `${ms(median(missed.lat))} / ${ms(Math.max(...missed.lat))}`,
     peer: "lockRenewTime",
     peerValue: `${missed.renewMs} ms`,
@@ -247,7 +247,7 @@ export async function benchJobs({ section, row, verdict }) {
   const oursPs = median(ours.map((x) => x.perSec));
   const barePs = median(bare.map((x) => x.perSec));
   row({
-    bench: `j. throughput, ${THROUGHPUT_JOBS} jobs, concurrency ${CONCURRENCY} (jobs/s)`,
+    bench: `jobs: throughput, ${THROUGHPUT_JOBS} jobs, concurrency ${CONCURRENCY} (jobs/s)`,
     ours: `${oursPs.toFixed(0)}/s`,
     peer: "bare BullMQ processor",
     peerValue: `${barePs.toFixed(0)}/s`,
@@ -256,20 +256,20 @@ export async function benchJobs({ section, row, verdict }) {
     result: verdict(oursPs / barePs >= 0.95),
   });
   row({
-    bench: "j. CPU per job in the worker process (µs)",
+    bench: "jobs: CPU per job in the worker process (µs)",
     ours: `${median(ours.map((x) => x.cpuUsPerJob)).toFixed(0)} µs`,
     peer: "bare BullMQ processor",
     peerValue: `${median(bare.map((x) => x.cpuUsPerJob)).toFixed(0)} µs`,
   });
   return [
-    "- j. Cancel latency: one worker process (packages/jobs/test/fixtures/worker.ts, forked) runs a job that waits",
+    "- jobs: Cancel latency: one worker process (packages/jobs/test/fixtures/worker.ts, forked) runs a job that waits",
     "  on its ctx; this process reads `performance.timeOrigin + performance.now()`, calls `cancelJob` (one Lua",
     "  script: the record in the job's hash + PUBLISH) and the worker reads the same clock in an `afterFunc` on the",
     `  job's ctx; ${CANCELS} cancels one at a time after 20 to warm up. The floor is BullMQ's own \`worker.cancelJob\``,
     "  in the process that runs the job (a function call that aborts the processor's signal): it cannot reach",
     "  another process at all. The missed-push rows silence the worker's pub/sub connection through a TCP proxy",
     "  (Redis's bytes to it are dropped), so every cancel is found by the record check at the next lock renewal.",
-    `- j. Throughput: ${THROUGHPUT_JOBS} jobs prefilled (addBulk, each with a lifeline deadline header), one Worker in`,
+    `- jobs: Throughput: ${THROUGHPUT_JOBS} jobs prefilled (addBulk, each with a lifeline deadline header), one Worker in`,
     `  this process, concurrency ${CONCURRENCY}, timed from run() to the last 'completed'; ${ROUNDS} alternating rounds, medians.`,
     "  Redis runs on the same 2 CPUs, so jobs/s is Redis-bound as much as worker-bound and swings with the load of",
     "  the machine; CPU µs per job (this process's user + system CPU, GC included) is the steadier measure of the cost.",

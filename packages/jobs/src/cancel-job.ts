@@ -1,4 +1,4 @@
-import type { Context } from "@lifeline/core";
+import { blockOn, type Context } from "@lifeline/core";
 import type { Queue } from "bullmq";
 import { JobNotFoundError } from "./errors.js";
 import { checkCtx, checkJobId, checkQueue } from "./internal/check.js";
@@ -35,7 +35,7 @@ export function cancelJob(ctx: Context, queue: Queue, jobId: string, reason?: un
   if (typeof wire === "string") throw new TypeError(`cancelJob: reason must be a string, an Error or plain JSON data; ${wire}`);
   const r = JSON.stringify(wire);
   if (r.length > MAX_REASON_BYTES) throw new TypeError(`cancelJob: reason is too large (${r.length} bytes of JSON, at most ${MAX_REASON_BYTES})`);
-  return race(ctx, send(queue, id, r));
+  return blockOn(ctx, "job cancel", race(ctx, send(queue, id, r)));
 }
 
 async function send(queue: Queue, id: string, r: string): Promise<boolean> {

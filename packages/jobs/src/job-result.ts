@@ -1,4 +1,4 @@
-import { sleep, type Context } from "@lifeline/core";
+import { afterFunc, blockOn, type Context } from "@lifeline/core";
 import type { Queue } from "bullmq";
 import { JobCanceledError, JobFailedError, JobNotFoundError } from "./errors.js";
 import { checkCtx, checkJobId, checkQueue } from "./internal/check.js";
@@ -16,7 +16,8 @@ const MAX_POLL_MS = 100;
  * ctx ends; leaving early does not affect the job.
  *
  * It reads the job's hash, polling from 2 ms up to every 100 ms, so an outcome is seen at most 100 ms after it
- * is written; it holds no connection of its own and leaves nothing behind.
+ * is written; it holds no connection of its own and leaves nothing behind. Meanwhile the calling task shows as
+ * blocked on `job result` in the task dump.
  *
  * @throws TypeError (synchronously) for a ctx that is not a Context, a queue that is not a BullMQ Queue, or an empty job id.
  */
@@ -24,7 +25,7 @@ export function jobResult<R = unknown>(ctx: Context, queue: Queue, jobId: string
   checkCtx("jobResult", ctx);
   checkQueue("jobResult", queue);
   const id = checkJobId("jobResult", jobId);
-  return wait<R>(ctx, queue, id);
+  return blockOn(ctx, "job result", wait<R>(ctx, queue, id));
 }
 
 async function wait<R>(ctx: Context, queue: Queue, id: string): Promise<R> {
@@ -42,8 +43,22 @@ async function wait<R>(ctx: Context, queue: Queue, id: string): Promise<R> {
       if (typeof cancel === "string") throw new JobCanceledError(queue.name, id, parseRecord(cancel).reason);
       throw new JobFailedError(queue.name, id, failedReason ?? "", Number(atm ?? 0));
     }
-    await sleep(ctx, pause);
+    await delay(ctx, pause);
   }
+}
+
+/** delay resolves after ms, or rejects with ctx.err() as soon as ctx ends (its timer cleared). */
+function delay(ctx: Context, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      resolve();
+    }, ms);
+    const stop = afterFunc(ctx, () => {
+      clearTimeout(timer);
+      reject(ctx.err());
+    });
+  });
 }
 
 function decode(text: string | null | undefined): unknown {

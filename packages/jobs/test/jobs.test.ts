@@ -2,11 +2,11 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, DeadlineExceeded, withCancelCause, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, DeadlineExceeded, go, withCancelCause, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { trace, traceKey } from "./fixtures/values.js";
-import { connection, drop, jobState, Proxy, uniqueQueue, WorkerProcess, type Message } from "./support.js";
+import { connection, drop, jobState, Proxy, uniqueQueue, until, WorkerProcess, type Message } from "./support.js";
 
 const BOUND = { timeout: 30_000 };
 // Short locks keep the lock tests quick; 2 s leaves a renewal (every ~1 s) a second of slack on a loaded machine.
@@ -372,6 +372,22 @@ describe("in this process", () => {
       await closed;
       // Nothing is left open: the subscriber made after close() began is disconnected too (this file's process
       // would not exit otherwise), and a connection closed under a pending command is not reported as a failure.
+    } finally {
+      await drop(queue);
+    }
+  });
+});
+
+describe("the task dump", () => {
+  it("a task waiting in jobResult shows as blocked on `job result`, and leaves when its ctx ends", BOUND, async () => {
+    const queue = uniqueQueue("blocked");
+    try {
+      const job = await addJob(background(), queue, "report", { mode: "quick" }); // no worker: it stays waiting
+      const [ctx, cancel] = withCancelCause(background());
+      const waiter = go(ctx, (ctx) => jobResult(ctx, queue, job.id!), { name: "waiter" });
+      await until(async () => (waiter.state === "blocked" && waiter.blockedOn === "job result" ? true : undefined), 10_000, "the waiter blocked");
+      cancel("no longer needed");
+      await assert.rejects(Promise.resolve(waiter), (e: unknown) => e === Canceled);
     } finally {
       await drop(queue);
     }
