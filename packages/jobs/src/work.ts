@@ -1,4 +1,5 @@
 import {
+  Canceled,
   DeadlineExceeded,
   go,
   withCancelCause,
@@ -30,8 +31,11 @@ export interface JobStop {
   readonly by: StopKind;
   /** cause is what `cause(ctx)` is (or would have been) in the handler. */
   readonly cause: unknown;
-  /** via says how the worker learnt it: the push, the check at a lock renewal, the check at pick-up, or its own timer. */
-  readonly via: "push" | "renewal" | "pickup" | "timer";
+  /**
+   * via says how the worker learnt it: the push, the check at a lock renewal, the check at pick-up, its own timer,
+   * or BullMQ's local `worker.cancelJob` in this process.
+   */
+  readonly via: "push" | "renewal" | "pickup" | "timer" | "local";
   /** started is false when the handler never ran. */
   readonly started: boolean;
   /** issuedAt is when cancelJob ran (epoch ms in this machine's clock, converted through Redis's), for a cancel. */
@@ -147,6 +151,7 @@ class JobWorker<D, R> extends Worker<D, R> {
   #offsetMs: number | undefined;
   #closing = false;
   #closed = false;
+  #graceOver = false;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -318,7 +323,8 @@ class JobWorker<D, R> extends Worker<D, R> {
       leaseUntil: (typeof job.processedOn === "number" ? job.processedOn : Date.now()) + lockDuration,
     };
     this.#running.set(id, r);
-    if (this.#closing && this.#graceTimer === undefined) this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
+    // Picked up from BullMQ's prefetch after the grace ran out: it gets no grace of its own.
+    if (this.#graceOver) this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
     const handler = this.#settings.handler;
     let failed = false;
     let result: R | undefined;
@@ -357,6 +363,22 @@ class JobWorker<D, R> extends Worker<D, R> {
   }
 
   /**
+   * cancelJob is BullMQ's local cancel (this process only): it ends the job's ctx with `reason` (or `Canceled`)
+   * as {@link cancelJob} from `@lifeline/jobs` would, but records nothing in Redis. Returns whether the job runs here.
+   */
+  override cancelJob(jobId: string, reason?: string): boolean {
+    const r = this.#running.get(jobId);
+    if (r === undefined) return false;
+    this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
+    return true;
+  }
+
+  /** cancelAllJobs is BullMQ's local cancel of every job running here; see {@link JobWorker.cancelJob}. */
+  override cancelAllJobs(reason?: string): void {
+    for (const r of this.#running.values()) this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
+  }
+
+  /**
    * close is BullMQ's close with lifeline's grace: running jobs get `graceMs` (none when `force`), then their
    * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting.
    */
@@ -365,6 +387,7 @@ class JobWorker<D, R> extends Worker<D, R> {
       this.#closing = true;
       this.#stopWatching();
       const shutdown = (): void => {
+        this.#graceOver = true;
         for (const r of this.#running.values()) {
           this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
         }

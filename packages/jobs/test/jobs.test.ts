@@ -2,7 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, DeadlineExceeded, go, withCancelCause, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, cause, DeadlineExceeded, go, sleep, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { trace, traceKey } from "./fixtures/values.js";
@@ -57,7 +57,7 @@ describe("cancel from another process", () => {
     }
   });
 
-  it("rebuilds an Error reason with its name and message; a second cancel keeps the first reason", BOUND, async () => {
+  it("rebuilds an Error reason with its name and message in the running handler's cause(ctx)", BOUND, async () => {
     const queue = uniqueQueue("error-reason");
     const w = new WorkerProcess({ queue: queue.name });
     try {
@@ -68,7 +68,6 @@ describe("cancel from another process", () => {
         override name = "TabClosed";
       }
       await cancelJob(background(), queue, job.id!, new TabClosed("the tab was closed"));
-      assert.equal(await cancelJob(background(), queue, job.id!, "again"), true);
       const ended = await w.next(endOf(job.id!));
       assert.deepEqual(ended.cause, { name: "TabClosed", message: "the tab was closed" });
       const e = await jobResult(background(), queue, job.id!).catch((x: unknown) => x);
@@ -76,6 +75,25 @@ describe("cancel from another process", () => {
       assert.ok(e.reason instanceof Error);
       assert.equal(e.reason.name, "TabClosed");
       assert.equal(e.reason.message, "the tab was closed");
+    } finally {
+      await w.stop();
+      await drop(queue);
+    }
+  });
+
+  it("a second cancel is recorded as a no-op: the first reason stays", BOUND, async () => {
+    const queue = uniqueQueue("first-reason");
+    const job = await addJob(background(), queue, "report", { mode: "quick" }); // no worker yet: it waits
+    assert.equal(await cancelJob(background(), queue, job.id!, "first"), true);
+    assert.equal(await cancelJob(background(), queue, job.id!, "second"), true);
+    const w = new WorkerProcess({ queue: queue.name });
+    try {
+      await w.ready();
+      const stop = await w.next(stopOf(job.id!));
+      assert.equal(stop.cause, "first");
+      const e = await jobResult(background(), queue, job.id!).catch((x: unknown) => x);
+      assert.ok(e instanceof JobCanceledError);
+      assert.equal(e.reason, "first");
     } finally {
       await w.stop();
       await drop(queue);
@@ -287,8 +305,9 @@ describe("deadlines and values", () => {
       const r = (await jobResult(ctx, queue, job.id!)) as { deadline: number; trace: string };
       assert.equal(r.trace, "trace-42");
       const expected = ctx.deadline()! - DEADLINE_MARGIN_MS;
-      // Converted through Redis's clock on both sides: equal up to the clock-offset measurement (≤ an RTT).
-      assert.ok(Math.abs(r.deadline - expected) < 25, `deadline ${r.deadline} vs ${expected}`);
+      // Converted through Redis's clock on both sides: equal up to the two offset measurements (each within half a
+      // TIME round trip, which a loaded machine can stretch); the bound only rules out a lost or unconverted deadline.
+      assert.ok(Math.abs(r.deadline - expected) < 250, `deadline ${r.deadline} vs ${expected}`);
     } finally {
       cancel();
       await w.stop();
@@ -299,7 +318,7 @@ describe("deadlines and values", () => {
   it("a running job's deadline ends its ctx with DeadlineExceeded; the job fails without retries", BOUND, async () => {
     const queue = uniqueQueue("deadline-run");
     const w = new WorkerProcess({ queue: queue.name });
-    const [ctx, cancel] = withTimeout(background(), 1500);
+    const [ctx, cancel] = withTimeout(background(), 3000); // room for the worker to pick the job up on a loaded machine
     try {
       await w.ready();
       const job = await addJob(ctx, queue, "report", { mode: "wait" }, { attempts: 3 });
@@ -373,6 +392,34 @@ describe("in this process", () => {
       // Nothing is left open: the subscriber made after close() began is disconnected too (this file's process
       // would not exit otherwise), and a connection closed under a pending command is not reported as a failure.
     } finally {
+      await drop(queue);
+    }
+  });
+});
+
+describe("BullMQ's own API", () => {
+  it("worker.cancelJob (local, BullMQ's) ends the job's ctx with its reason, and the job fails as cancelled", BOUND, async () => {
+    const queue = uniqueQueue("local");
+    const [root, stopRoot] = withCancelCause(background());
+    const started = new Map<string, Context>();
+    const worker = work(root, queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      await sleep(ctx, Infinity);
+    }, { connection });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      const ctx = await until(async () => started.get(job.id!), 10_000, "the handler");
+      assert.equal(worker.cancelJob(job.id!, "local reason"), true);
+      assert.equal(cause(ctx), "local reason");
+      assert.equal(worker.cancelJob("not-here"), false);
+      const e = await jobResult(background(), queue, job.id!).catch((x: unknown) => x);
+      assert.ok(e instanceof JobFailedError, "no record in Redis: jobResult sees a failure");
+      assert.match(e.failedReason, /canceled: local reason/);
+    } finally {
+      stopRoot("done");
+      await worker.close();
       await drop(queue);
     }
   });
