@@ -3,6 +3,7 @@ import type { Job, JobsOptions, Queue } from "bullmq";
 import { cancelJob } from "./cancel-job.js";
 import { checkValues, type JobValue } from "./job-value.js";
 import { checkCtx, checkQueue } from "./internal/check.js";
+import { race } from "./internal/race.js";
 import { redisOffset } from "./internal/redis.js";
 import { describe, encodeReason, HEADER_OPTION, plainDataProblem, type Header } from "./internal/wire.js";
 
@@ -40,10 +41,11 @@ export interface AddJobOptions extends JobsOptions {
  * A failure of the tied cancel (Redis unreachable) is reported as a failed task, never dropped. The tie lasts
  * as long as ctx: use it with a context that ends when nobody wants the result any more.
  *
- * @throws TypeError (synchronously) for a ctx that is not a Context, a queue that is not a BullMQ Queue, a name
- * that is not a string, or options that are not valid; a carried value that is not plain JSON data.
+ * @throws TypeError (synchronously, before anything is sent) for a ctx that is not a Context, a queue that is not
+ * a BullMQ Queue, a name that is not a string, options that are not valid, or a carried value that is not plain
+ * JSON data.
  */
-export async function addJob<D, R = unknown>(
+export function addJob<D, R = unknown>(
   ctx: Context,
   queue: Queue<D, R>,
   name: string,
@@ -70,20 +72,36 @@ export async function addJob<D, R = unknown>(
     x[v.name] = value;
     any = true;
   }
-  const err = ctx.err();
-  if (err !== undefined) throw err;
   const header: { d?: number; x?: Record<string, unknown> } = {};
   if (any) header.x = x;
+  return add(ctx, queue as Queue, name, data, jobOptions, header, tie, marginMs) as Promise<Job<D, R>>;
+}
+
+async function add(
+  ctx: Context,
+  queue: Queue,
+  name: string,
+  data: unknown,
+  jobOptions: JobsOptions,
+  header: { d?: number; x?: Record<string, unknown> },
+  tie: boolean,
+  marginMs: number,
+): Promise<Job> {
+  const err = ctx.err();
+  if (err !== undefined) throw err;
   const left = remaining(ctx);
   if (left !== Infinity) {
     if (left <= marginMs) throw DeadlineExceeded;
-    const offset = await redisOffset(await queue.client);
+    const offset = await race(ctx, queue.client.then((client) => redisOffset(client)));
     header.d = Math.floor(Date.now() + offset + left - marginMs);
   }
+  // Last moment to leave without adding anything.
+  const late = ctx.err();
+  if (late !== undefined) throw late;
   const opts = { ...jobOptions, [HEADER_OPTION]: header as Header } as JobsOptions;
-  const job = await (queue as Queue).add(name, data, opts);
-  if (tie && job.id !== undefined) tieTo(ctx, queue as Queue, job.id);
-  return job as Job<D, R>;
+  const job = await queue.add(name, data, opts);
+  if (tie && job.id !== undefined) tieTo(ctx, queue, job.id);
+  return job;
 }
 
 function tieTo(ctx: Context, queue: Queue, jobId: string): void {

@@ -446,9 +446,10 @@ describe("bad input", () => {
     const queue = uniqueQueue("input");
     try {
       // @ts-expect-error not a Context
-      await assert.rejects(async () => addJob(undefined, queue, "x", {}), /addJob: ctx must be a Context, got `undefined`/);
+      assert.throws(() => addJob(undefined, queue, "x", {}), /addJob: ctx must be a Context, got `undefined`/);
       // @ts-expect-error not a Queue
-      await assert.rejects(async () => addJob(background(), {}, "x", {}), /addJob: queue must be a BullMQ Queue/);
+      assert.throws(() => addJob(background(), {}, "x", {}), /addJob: queue must be a BullMQ Queue/);
+      assert.throws(() => addJob(background(), queue, "x", {}, { marginMs: -1 }), /addJob: options.marginMs must be a finite number >= 0, got `-1`/);
       // @ts-expect-error not a Context
       assert.throws(() => cancelJob(null, queue, "1", "x"), /cancelJob: ctx must be a Context, got `null`/);
       assert.throws(() => cancelJob(background(), queue, "", "x"), /cancelJob: jobId must be a non-empty string/);
@@ -474,7 +475,7 @@ describe("bad input", () => {
       stopWait();
       // A carried value must be plain data.
       const [valued] = [withValue(background(), traceKey, new Date() as unknown as string)];
-      await assert.rejects(addJob(valued, queue, "x", {}, { values: [trace] }), /addJob: value "trace" must be plain JSON data, but it holds an instance of Date/);
+      assert.throws(() => addJob(valued, queue, "x", {}, { values: [trace] }), /addJob: value "trace" must be plain JSON data, but it holds an instance of Date/);
       const [short, stop] = withTimeout(background(), 5);
       await assert.rejects(addJob(short, queue, "x", {}), (e: unknown) => e instanceof Error && e.name === "TimeoutError");
       stop();
