@@ -90,7 +90,8 @@ const RECENT_MAX = 10_000;
  * The final state is written once, when the handler settles, and only through the job's lock token (BullMQ
  * refuses a write from a worker that no longer holds the job). A job whose ctx ended before the handler settled
  * never completes, whatever the handler returns: a cancel fails it with a {@link JobCanceledError} (no retries),
- * a passed deadline fails it without retries, a lost lock writes nothing, a shutdown moves it back to waiting.
+ * a passed deadline fails it without retries, a lost lock writes nothing (or, if Redis still held this worker's
+ * lock when the lease ran out here, moves it back to waiting), a shutdown moves it back to waiting.
  * Other failures are retried as the job's options say.
  *
  * Cancels arrive by pub/sub at once; the worker also reads the cancel records of its jobs at each lock renewal,
@@ -242,7 +243,7 @@ class JobWorker<D, R> extends Worker<D, R> {
         this.#stop(r, "cancel", reason, "renewal", at);
       });
     } catch (e) {
-      this.#report(e);
+      if (!this.#closing) this.#report(e); // a closing worker's connection may go away under the read
     }
   }
 
@@ -354,8 +355,11 @@ class JobWorker<D, R> extends Worker<D, R> {
       case "deadline":
         throw new UnrecoverableError(`job ${id} stopped: its deadline passed while it ran`);
       case "lock":
-        // BullMQ's write goes through our lock token and is refused: the job's owner, if any, writes it.
-        throw stopped.cause as Error;
+        // Not the job's failure. Hand it back if Redis still holds our lock (the lease ran out here first); if
+        // another worker holds it, the script refuses our token and nothing is written, as for a connection error
+        // (the stalled check then hands it back). Either way nothing is lost, so the refusal is not reported.
+        await job.moveToWait(token).catch(() => {});
+        throw new WaitingError();
       case "shutdown":
         await job.moveToWait(token);
         throw new WaitingError();
