@@ -279,6 +279,31 @@ describe("locks", () => {
     }
   });
 
+  it("a worker that hears nothing from Redis ends the job's ctx itself when its lease runs out, and hands the job back", BOUND, async () => {
+    const queue = uniqueQueue("partition");
+    const proxy = new Proxy();
+    const port = await proxy.listen();
+    const w = new WorkerProcess({ queue: queue.name, port, ...FAST });
+    try {
+      await w.ready();
+      const job = await addJob(background(), queue, "report", { mode: "wait" });
+      await w.next(startOf(job.id!));
+      // Redis still gets the worker's commands (its renewals keep the lock) but the replies never arrive.
+      assert.ok(proxy.silenceAll() >= 2);
+      const stop = await w.next(stopOf(job.id!));
+      assert.equal(stop.by, "lock");
+      assert.equal(stop.via, "timer");
+      assert.match((stop.cause as { message: string }).message, /lease ran out/);
+      // The job was still this worker's in Redis: it went back to waiting, not failed.
+      await until(async () => ((await jobState(queue, job.id!)) === "waiting" ? true : undefined), 10_000, "the job back in waiting");
+    } finally {
+      w.kill(); // its pending commands will never be answered: close() would wait for them
+      await w.exited;
+      await proxy.close();
+      await drop(queue);
+    }
+  });
+
   it("lock loss ends the job's ctx with LockLostError at the next renewal", BOUND, async () => {
     const queue = uniqueQueue("lock");
     const w = new WorkerProcess({ queue: queue.name, ...FAST });

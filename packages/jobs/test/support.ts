@@ -125,6 +125,11 @@ export class Proxy {
     if (s) s.silenced = true;
     return s !== undefined;
   }
+  /** silenceAll drops what Redis sends on every connection made so far (requests still reach Redis). */
+  silenceAll(): number {
+    for (const s of this.#byUpstreamPort.values()) s.silenced = true;
+    return this.#byUpstreamPort.size;
+  }
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
