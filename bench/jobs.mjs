@@ -224,7 +224,7 @@ async function perJobCost() {
 export async function benchJobs({ section, row, verdict }) {
   section("jobs. @lifeline/jobs on BullMQ: cancel in one process → job ctx ended in another; throughput vs bare BullMQ");
   try {
-    const probe = new Queue("lifeline-bench-probe", { connection: { ...connection, maxRetriesPerRequest: 1, retryStrategy: () => null } });
+    const probe = new Queue("lifeline-bench-probe", { connection: { ...connection, maxRetriesPerRequest: 1, retryStrategy: () => null }, skipMetasUpdate: true });
     await (await probe.client).ping();
     await probe.close();
   } catch {
