@@ -48,7 +48,7 @@ export class Entry {
     this.seq = seq;
     this.kind = kind;
     this.what = what;
-    this.createdAt = Date.now();
+    this.createdAt = realDateNow();
     this.scope = scopes.getStore();
     this.ref = new WeakRef(subject);
     this.owner = owner === undefined ? undefined : new WeakRef(owner);
@@ -79,6 +79,8 @@ export class Entry {
 }
 
 const scopes = new AsyncLocalStorage<TestScope>();
+// Captured at import: a test's fake Date must not skew when things were made.
+const realDateNow = Date.now;
 // The task whose code runs now: core starts each task through tracker.run, so every wait it makes, after any
 // number of awaits, is attributed to it by identity (a select with no done-channel case names no context).
 const running = new AsyncLocalStorage<object>();
