@@ -2,7 +2,7 @@ import { afterFunc, isContext, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { describe, isPool, type PoolView } from "./internal/driver.js";
 import { unhealthy } from "./internal/fence.js";
-import { resolve, type QueryOptions } from "./options.js";
+import { resolve, type QueryOptions, type Resolved } from "./options.js";
 
 /**
  * connect returns a client borrowed from `pool`, waiting for a free slot no longer than `ctx` lives.
@@ -25,11 +25,26 @@ import { resolve, type QueryOptions } from "./options.js";
 export async function connect(ctx: Context, pool: pg.Pool, options?: QueryOptions): Promise<pg.PoolClient> {
   if (!isContext(ctx)) throw new TypeError(`connect: ctx must be a Context, got ${describe(ctx)}`);
   if (!isPool(pool)) throw new TypeError(`connect: pool must be a pg Pool, got ${describe(pool)}`);
-  const o = resolve("connect", options);
+  const client = await acquire(ctx, pool, resolve("connect", options));
+  const release = client.release;
+  const onError = (): void => {};
+  client.on("error", onError);
+  client.release = (err?: Error | boolean): void => {
+    client.removeListener("error", onError);
+    release.call(client, err === undefined || err === false ? unhealthy(client) : err);
+  };
+  return client;
+}
+
+/**
+ * @internal acquire returns a client from `pool` as pg-pool hands it out (its own release, no listener),
+ * waiting no longer than `ctx` lives; the caller releases it with `unhealthy(client, error)`.
+ */
+export function acquire(ctx: Context, pool: pg.Pool, o: Resolved): Promise<pg.PoolClient> {
   const ended = ctx.err();
-  if (ended !== undefined) throw ended;
+  if (ended !== undefined) return Promise.reject(ended);
   const view = pool as unknown as PoolView;
-  const client = await new Promise<pg.PoolClient>((resolvePromise, reject) => {
+  return new Promise<pg.PoolClient>((resolvePromise, reject) => {
     let done = false;
     const t0 = performance.now();
     const onClient = (err: Error | undefined, client: pg.PoolClient | undefined, release: (e?: Error | boolean) => void): void => {
@@ -56,12 +71,4 @@ export async function connect(ctx: Context, pool: pg.Pool, options?: QueryOption
       reject(ctx.err());
     });
   });
-  const release = client.release;
-  const onError = (): void => {};
-  client.on("error", onError);
-  client.release = (err?: Error | boolean): void => {
-    client.removeListener("error", onError);
-    release.call(client, err === undefined || err === false ? unhealthy(client) : err);
-  };
-  return client;
 }

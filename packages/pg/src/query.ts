@@ -1,6 +1,6 @@
 import { isContext, remaining, type Context } from "@lifeline/core";
 import pg from "pg";
-import { connect } from "./connect.js";
+import { acquire } from "./connect.js";
 import { describe, driver, isClient, isPool } from "./internal/driver.js";
 import { guard, localLimit, unhealthy } from "./internal/fence.js";
 import { resolve, type QueryOptions, type Resolved } from "./options.js";
@@ -38,15 +38,15 @@ const base = pg.Query.prototype as unknown as QueryInternals;
  * Statement is pg's Query plus what lifeline needs: whether it was sent, and an optional prelude that
  * sets the statement's server-side limit in the same round trip. Why a prelude and not `SET` per query or
  * a cached per-connection setting: the time left changes with every query, so a cached setting would need
- * a `SET` round trip almost every time; `set_config(…, is_local => true)` sent ahead of the statement —
- * `Parse/Bind/Execute` before pg's own messages for a parameterised query, `select set_config(…);` ahead of
- * the text for a simple one — costs no round trip and lasts only until the end of that implicit transaction
+ * a `SET` round trip almost every time; a statement-local setting sent ahead of the statement —
+ * `Parse/Bind/Execute` of `set_config(…, true)` before pg's own messages for a parameterised query,
+ * `set local statement_timeout = …;` ahead of the text for a simple one — costs no round trip and lasts only until the end of that implicit transaction
  * (the Sync, or the end of the query string), so nothing has to be reset afterwards; inside an explicit
  * transaction it acts as `SET LOCAL`. Its one result is swallowed here, so callers see pg's result as usual.
  */
 class Statement extends QueryBase {
   sent = false;
-  #prelude: string | undefined;
+  #prelude: string | undefined; // the statement_timeout to set: whole ms, or "default"
   #skipping: boolean;
   constructor(text: string, values: unknown[] | undefined, prelude: string | undefined) {
     super(text, values);
@@ -55,15 +55,20 @@ class Statement extends QueryBase {
   }
   submit(con: Connection): Error | null {
     this.sent = true;
-    const prelude = this.#prelude;
-    if (prelude === undefined) return base.submit.call(this, con);
+    const limit = this.#prelude;
+    if (limit === undefined) return base.submit.call(this, con);
     if (!base.requiresPreparation.call(this)) {
-      con.query(`${prelude};${this.text}`);
+      // A multi-statement simple query runs as one implicit transaction block: SET LOCAL holds until its end,
+      // and costs less than a SELECT (no plan, no row).
+      con.query(`set local statement_timeout = ${limit};${this.text}`);
       return null;
     }
+    // An extended-protocol batch is not a transaction block (SET LOCAL would only warn), but it is one
+    // transaction until Sync: set_config(…, true) holds until then.
+    const value = limit === "default" ? "(select reset_val from pg_settings where name = 'statement_timeout')" : `'${limit}'`;
     con.stream.cork?.();
     try {
-      con.parse({ text: prelude });
+      con.parse({ text: `select set_config('statement_timeout', ${value}, true)` });
       con.bind({});
       con.execute({});
       return base.submit.call(this, con);
@@ -123,7 +128,7 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   const ended = ctx.err();
   if (ended !== undefined) throw ended;
   if (!isPool(db)) return run<R>(ctx, db, sql, params, o);
-  const client = await connect(ctx, db, options);
+  const client = await acquire(ctx, db, o);
   let failure: unknown = undefined;
   try {
     return await run<R>(ctx, client, sql, params, o);
@@ -167,7 +172,7 @@ export function run<R extends pg.QueryResultRow>(
   });
 }
 
-/** prelude returns the SQL that gives this statement its server-side limit, or undefined for none. */
+/** prelude returns the statement_timeout to give this statement (ms, or "default"), or undefined for none. */
 function prelude(ctx: Context, client: pg.ClientBase, o: Resolved): string | undefined {
   if (!o.serverTimeout) return undefined;
   const status = driver(client).getTransactionStatus();
@@ -177,11 +182,11 @@ function prelude(ctx: Context, client: pg.ClientBase, o: Resolved): string | und
     // Inside a transaction a limit set by an earlier statement stays until the transaction ends: a
     // statement without a deadline gets the session's own setting back.
     if (status === "T" && localLimit(client, false)) {
-      return "select set_config('statement_timeout', (select reset_val from pg_settings where name = 'statement_timeout'), true)";
+      return "default";
     }
     return undefined;
   }
   if (status === "E") return undefined; // an aborted transaction refuses every statement anyway
   if (status === "T") localLimit(client, true);
-  return `select set_config('statement_timeout', '${Math.max(1, Math.ceil(left) + SERVER_MARGIN_MS)}', true)`;
+  return String(Math.max(1, Math.ceil(left) + SERVER_MARGIN_MS));
 }

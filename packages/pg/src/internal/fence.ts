@@ -38,60 +38,67 @@ export interface Op {
  * within the grace, or no EOF → the socket is destroyed. The promise settles only after that, so a caller
  * that awaits it can reuse the client at once.
  */
-export async function guard<T>(
+export function guard<T>(
   ctx: Context,
   client: pg.ClientBase,
   o: Resolved,
   what: string,
   start: (settle: (outcome: Outcome<T>) => void) => Op,
 ): Promise<T> {
-  const st = stateOf(client);
-  if (st.fence !== undefined) await st.fence;
-  if (st.broken !== undefined) throw st.broken;
+  const st = states.get(client);
+  if (st?.fence !== undefined) return st.fence.then(() => guard(ctx, client, o, what, start));
+  if (st?.broken !== undefined) return Promise.reject(st.broken);
   const ended = ctx.err();
-  if (ended !== undefined) throw ended;
-
-  const d = driver(client);
-  // A checked-out pg-pool client has no 'error' listener (pg-pool removes it on acquire): a backend killed
-  // under us would crash the process. Listen while we hold it; the outcome carries the error anyway.
-  const onError = (): void => {};
-  d.on("error", onError);
-  let outcome: Outcome<T> | undefined;
-  let wake!: () => void;
-  const settledP = new Promise<void>((r) => (wake = r));
-  const settle = (out: Outcome<T>): void => {
-    if (outcome !== undefined) return;
-    outcome = out;
-    wake();
-  };
-  let stopping: Promise<StopRung> | undefined;
-  let stop: () => boolean = () => false;
-  try {
-    const op = start(settle);
+  if (ended !== undefined) return Promise.reject(ended);
+  // Written with callbacks, not async/await: this is the path of every query, and each hop costs.
+  return new Promise<T>((resolve, reject) => {
+    const d = driver(client);
+    // A checked-out pg-pool client has no 'error' listener (pg-pool removes it on acquire): a backend killed
+    // under us would crash the process. Listen while we hold it; the outcome carries the error anyway.
+    d.on("error", ignore);
+    let outcome: Outcome<T> | undefined;
+    let stopping: Promise<StopRung> | undefined;
+    let stop: () => boolean = never;
+    const settle = (out: Outcome<T>): void => {
+      if (outcome !== undefined) return;
+      outcome = out;
+      stop();
+      d.removeListener("error", ignore);
+      if (stopping === undefined) {
+        if (out.ok) resolve(out.value);
+        // The server-side limit (statement_timeout = what was left + a margin) fired before our own deadline
+        // timer ran: the deadline has passed all the same, so report it as the ctx will.
+        else if (isCancel(out.error) && ctx.deadline() !== undefined && Date.now() >= ctx.deadline()!) reject(ctx.err() ?? DeadlineExceeded);
+        else reject(out.error);
+        return;
+      }
+      void stopping.then(() => {
+        if (out.ok) resolve(out.value); // it finished before the cancel took effect: the server's answer stands
+        else if (states.get(client)?.broken !== undefined || isCancel(out.error) || !isDatabaseError(out.error)) reject(ctx.err());
+        else reject(out.error);
+      });
+    };
+    let op: Op;
+    try {
+      op = start(settle);
+    } catch (error) {
+      d.removeListener("error", ignore);
+      reject(error);
+      return;
+    }
     stop = afterFunc(ctx, () => {
       if (outcome === undefined) stopping = stopOp(ctx, client, op, settle, o, what);
     });
-    await settledP;
-  } finally {
-    stop();
-  }
-  try {
-    if (stopping !== undefined) {
-      await stopping;
-      const out = outcome!;
-      if (out.ok) return out.value; // it finished before the cancel took effect: the server's answer stands
-      if (st.broken !== undefined || isCancel(out.error) || !(out.error instanceof Error) || !("severity" in out.error)) throw ctx.err()!;
-      throw out.error;
-    }
-    const out = outcome!;
-    if (out.ok) return out.value;
-    // The server-side limit (statement_timeout = what was left + a margin) fired before our own deadline
-    // timer ran: the deadline has passed all the same, so report it as the ctx will.
-    if (isCancel(out.error) && ctx.deadline() !== undefined && Date.now() >= ctx.deadline()!) throw ctx.err() ?? DeadlineExceeded;
-    throw out.error;
-  } finally {
-    d.removeListener("error", onError);
-  }
+  });
+}
+
+function ignore(): void {}
+function never(): boolean {
+  return false;
+}
+
+function isDatabaseError(e: unknown): boolean {
+  return e instanceof Error && "severity" in e;
 }
 
 function isCancel(e: unknown): boolean {
