@@ -116,28 +116,36 @@ class Statement extends QueryBase {
  * @throws TypeError (as a rejection) if `ctx` is not a Context, `db` not a pg Pool or client, `sql` not a
  * string, `params` not an array, or an option is out of range.
  */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   ctx: Context,
   db: Queryable,
   sql: string,
   params?: readonly unknown[],
   options?: QueryOptions,
 ): Promise<pg.QueryResult<R>> {
-  check("query", ctx, db, sql, params);
-  const o = resolve("query", options);
-  const ended = ctx.err();
-  if (ended !== undefined) throw ended;
-  if (!isPool(db)) return run<R>(ctx, db, sql, params, o);
-  const client = await acquire(ctx, db, o);
-  let failure: unknown = undefined;
+  let o: Resolved;
   try {
-    return await run<R>(ctx, client, sql, params, o);
+    check("query", ctx, db, sql, params);
+    o = resolve("query", options);
   } catch (error) {
-    failure = error;
-    throw error;
-  } finally {
-    client.release(unhealthy(client, failure));
+    return Promise.reject(error);
   }
+  const ended = ctx.err();
+  if (ended !== undefined) return Promise.reject(ended);
+  if (!isPool(db)) return run<R>(ctx, db, sql, params, o);
+  // Promise chains rather than async/await: this is the path of every pooled query, and each hop costs.
+  return acquire(ctx, db, o).then((client) =>
+    run<R>(ctx, client, sql, params, o).then(
+      (result) => {
+        client.release(unhealthy(client));
+        return result;
+      },
+      (error: unknown) => {
+        client.release(unhealthy(client, error));
+        throw error;
+      },
+    ),
+  );
 }
 
 /** @internal check validates the arguments common to query and cursor. */
