@@ -154,6 +154,10 @@ export function check(fn: string, ctx: unknown, db: unknown, sql: unknown, param
   if (!isPool(db) && !isClient(db)) throw new TypeError(`${fn}: db must be a pg Pool or Client, got ${describe(db)}`);
   if (typeof sql !== "string") throw new TypeError(`${fn}: sql must be a string, got ${describe(sql)}`);
   if (params !== undefined && !Array.isArray(params)) throw new TypeError(`${fn}: params must be an array, got ${describe(params)}`);
+  // In pg's pipeline mode several statements are on the wire at once: a cancel would hit whichever runs, and
+  // the fence (one statement, then ReadyForQuery) does not hold.
+  const pipelined = isPool(db) ? (db as unknown as { options: { pipeline?: unknown } }).options.pipeline : (db as unknown as { pipeline?: unknown }).pipeline;
+  if (pipelined === true) throw new TypeError(`${fn}: db must not be in pg's pipeline mode, got a pipelined ${isPool(db) ? "Pool" : "Client"}`);
 }
 
 /** @internal run runs one statement on a client under the stop ladder. */

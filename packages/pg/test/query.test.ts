@@ -31,6 +31,32 @@ describe("query", () => {
     }
   });
 
+  it("takes a query still queued behind another out of pg's queue: nothing is sent", async () => {
+    const { pool, name } = newPool("queued", { max: 1 });
+    try {
+      const client = await pool.connect();
+      try {
+        const pid = (client as unknown as { processID: number }).processID;
+        const busy = client.query("select pg_sleep(0.5) as first");
+        await activePid(name, "pg_sleep(0.5)");
+        const [ctx, cancel] = withCancel(background());
+        const stops: StopReport[] = [];
+        const queued = query(ctx, client, "select 'must-not-be-sent'", [], { onStop: (r) => stops.push(r) });
+        cancel();
+        await assert.rejects(queued, (e) => e === Canceled);
+        assert.equal(stops[0]?.stoppedBy, "not-sent");
+        assert.equal((await backend(pid))!.state, "active", "rejected while the first query still runs");
+        await busy;
+        assert.match((await backend(pid))!.query, /pg_sleep\(0\.5\) as first/, "the cancelled query never reached the server");
+        assert.equal((await query(background(), client, "select 3 as x")).rows[0]!.x, 3);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("cancels pg_sleep(30) on the server: the backend leaves `active`, the same connection is reused", async () => {
     const { pool, name } = newPool("sleep", { max: 1 });
     try {
@@ -123,6 +149,9 @@ describe("query", () => {
       await assert.rejects(query(bg, pool, "select 1", [], { graceMs: -1 }), /query: options.graceMs must be a number/);
       await assert.rejects(connect(bg, {} as never), /connect: pool must be a pg Pool/);
       await assert.rejects(withTx(bg, pool, "x" as never), /withTx: fn must be a function, got `"x"`/);
+      const piped = new pg.Pool({ ...DB, pipeline: true } as pg.PoolConfig);
+      await assert.rejects(query(bg, piped, "select 1"), /query: db must not be in pg's pipeline mode/);
+      await piped.end();
       assert.equal(pool.totalCount, 0);
     } finally {
       await pool.end();
@@ -131,8 +160,9 @@ describe("query", () => {
 });
 
 describe("connect", () => {
-  it("stops waiting for an exhausted pool when the ctx ends; the slot goes to the next waiter", async () => {
-    const { pool } = newPool("exhausted", { max: 1 });
+  for (const connectionTimeoutMillis of [0, 60_000]) {
+  it(`stops waiting for an exhausted pool when the ctx ends; the slot goes to the next waiter (connectionTimeoutMillis ${connectionTimeoutMillis})`, async () => {
+    const { pool } = newPool("exhausted", { max: 1, connectionTimeoutMillis });
     try {
       const held = await connect(background(), pool);
       const [ctx, cancel] = withCancel(background());
@@ -152,6 +182,7 @@ describe("connect", () => {
       await pool.end();
     }
   });
+  }
 
   it("evicts a client released inside a transaction instead of poisoning the pool", async () => {
     const { pool } = newPool("dirty", { max: 1 });
@@ -322,4 +353,3 @@ after(async () => {
   await admin.end();
   assertNoLeaks();
 });
-void DB;
