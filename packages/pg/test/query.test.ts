@@ -161,27 +161,27 @@ describe("query", () => {
 
 describe("connect", () => {
   for (const connectionTimeoutMillis of [0, 60_000]) {
-  it(`stops waiting for an exhausted pool when the ctx ends; the slot goes to the next waiter (connectionTimeoutMillis ${connectionTimeoutMillis})`, async () => {
-    const { pool } = newPool("exhausted", { max: 1, connectionTimeoutMillis });
-    try {
-      const held = await connect(background(), pool);
-      const [ctx, cancel] = withCancel(background());
-      const waiting = connect(ctx, pool);
-      await waitFor("the waiter to queue", async () => (pool.waitingCount === 1 ? true : undefined));
-      const next = pool.connect(); // a plain waiter behind ours
-      cancel();
-      await assert.rejects(waiting, (e) => e === Canceled);
-      held.release();
-      const got = await next;
-      assert.equal(got, held, "the one connection went to the next waiter");
-      got.release();
-      assert.equal(pool.totalCount, 1);
-      assert.equal(pool.idleCount, 1);
-      assert.equal(pool.waitingCount, 0);
-    } finally {
-      await pool.end();
-    }
-  });
+    it(`stops waiting for an exhausted pool when the ctx ends; the slot goes to the next waiter (connectionTimeoutMillis ${connectionTimeoutMillis})`, async () => {
+      const { pool } = newPool("exhausted", { max: 1, connectionTimeoutMillis });
+      try {
+        const held = await connect(background(), pool);
+        const [ctx, cancel] = withCancel(background());
+        const waiting = connect(ctx, pool);
+        await waitFor("the waiter to queue", async () => (pool.waitingCount === 1 ? true : undefined));
+        const next = pool.connect(); // a plain waiter behind ours
+        cancel();
+        await assert.rejects(waiting, (e) => e === Canceled);
+        held.release();
+        const got = await next;
+        assert.equal(got, held, "the one connection went to the next waiter");
+        got.release();
+        assert.equal(pool.totalCount, 1);
+        assert.equal(pool.idleCount, 1);
+        assert.equal(pool.waitingCount, 0);
+      } finally {
+        await pool.end();
+      }
+    });
   }
 
   it("evicts a client released inside a transaction instead of poisoning the pool", async () => {
