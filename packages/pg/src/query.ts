@@ -48,8 +48,12 @@ class Statement extends QueryBase {
   sent = false;
   #prelude: string | undefined; // the statement_timeout to set: whole ms, or "default"
   #skipping: boolean;
-  constructor(text: string, values: unknown[] | undefined, prelude: string | undefined) {
-    super(text, values);
+  #comment: string;
+  #sql: string;
+  constructor(comment: string, sql: string, values: unknown[] | undefined, prelude: string | undefined) {
+    super(comment + sql, values);
+    this.#comment = comment;
+    this.#sql = sql;
     this.#prelude = prelude;
     this.#skipping = prelude !== undefined;
   }
@@ -60,7 +64,7 @@ class Statement extends QueryBase {
     if (!base.requiresPreparation.call(this)) {
       // A multi-statement simple query runs as one implicit transaction block: SET LOCAL holds until its end,
       // and costs less than a SELECT (no plan, no row).
-      con.query(`set local statement_timeout = ${limit};${this.text}`);
+      con.query(`${this.#comment}set local statement_timeout = ${limit};${this.#sql}`); // the label stays first
       return null;
     }
     // An extended-protocol batch is not a transaction block (SET LOCAL would only warn), but it is one
@@ -169,7 +173,7 @@ export function run<R extends pg.QueryResultRow>(
   o: Resolved,
 ): Promise<pg.QueryResult<R>> {
   return guard<pg.QueryResult<R>>(ctx, client, o, "query", (settle) => {
-    const q = new Statement(o.comment + sql, params as unknown[] | undefined, prelude(ctx, client, o));
+    const q = new Statement(o.comment, sql, params as unknown[] | undefined, prelude(ctx, client, o));
     q.callback = (err, res) => settle(err ? { ok: false, error: err } : { ok: true, value: res as pg.QueryResult<R> });
     const d = driver(client);
     d.query(q);

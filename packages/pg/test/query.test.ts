@@ -128,12 +128,18 @@ describe("query", () => {
   it("names the task in a comment that pg_stat_activity shows", async () => {
     const { pool, name } = newPool("label", { max: 1 });
     try {
-      const [ctx, cancel] = withCancel(background());
-      const running = query(ctx, pool, "select pg_sleep(30)", [], { label: "task 42 report */ drop" });
-      const pid = await activePid(name, "pg_sleep(30)");
-      assert.match((await backend(pid))!.query, /^\/\* lifeline: task 42 report {2}drop \*\/ select pg_sleep\(30\)/);
-      cancel();
-      await assert.rejects(running, (e) => e === Canceled);
+      // Without a deadline, and with one (the statement_timeout prelude goes after the label).
+      const cases = [
+        { made: withCancel(background()), shown: /^\/\* lifeline: task 42 report {2}drop \*\/ select pg_sleep\(30\)$/ },
+        { made: withTimeout(background(), 60_000), shown: /^\/\* lifeline: task 42 report {2}drop \*\/ set local statement_timeout = \d+;select pg_sleep\(30\)$/ },
+      ];
+      for (const { made: [ctx, cancel], shown } of cases) {
+        const running = query(ctx, pool, "select pg_sleep(30)", [], { label: "task 42 report */ drop" });
+        const pid = await activePid(name, "pg_sleep(30)");
+        assert.match((await backend(pid))!.query, shown);
+        cancel();
+        await assert.rejects(running, (e) => e === Canceled);
+      }
     } finally {
       await pool.end();
     }
