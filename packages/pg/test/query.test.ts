@@ -340,6 +340,21 @@ describe("faults", () => {
     }
   });
 
+  it("rejects with pg's connection error when the server cannot be reached, and leaves nothing in the pool", async () => {
+    const relay = await proxy();
+    const port = relay.port;
+    await relay.close(); // nothing listens there any more
+    const { pool, errors } = newPool("unreachable", { max: 1, port, host: "127.0.0.1" });
+    try {
+      await assert.rejects(query(background(), pool, "select 1"), (e: NodeJS.ErrnoException) => e.code === "ECONNREFUSED");
+      assert.equal(pool.totalCount, 0);
+      assert.equal(pool.waitingCount, 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("cancels through the live peer address (here a relay), not the configured host", async () => {
     const relay = await proxy();
     // host "localhost" resolves elsewhere in the list; the cancel goes where the socket actually is.
