@@ -1,7 +1,7 @@
 import { afterFunc, isContext, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { describe, isPool, type PoolView } from "./internal/driver.js";
-import { unhealthy } from "./internal/fence.js";
+import { tell, unhealthy } from "./internal/fence.js";
 import { resolve, type QueryOptions, type Resolved } from "./options.js";
 
 /**
@@ -68,7 +68,7 @@ export function acquire(ctx: Context, pool: pg.Pool, o: Resolved): Promise<pg.Po
       if (i >= 0) queue!.splice(i, 1);
       // ms is 0: the wait is abandoned in the same turn the ctx's end is heard. (No clock is read on the way
       // in: performance.now() measured ~2 µs per call on this loaded machine, a tenth of a whole query.)
-      o.onStop?.({ stoppedBy: "not-sent", pid: null, ms: 0, cancel: undefined, what: "connect" });
+      tell(o, { stoppedBy: "not-sent", pid: null, ms: 0, cancel: undefined, what: "connect" });
       reject(ctx.err());
     });
   });
