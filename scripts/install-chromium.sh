@@ -16,7 +16,7 @@ fi
 sudo_cmd=()
 if [[ "$(id -u)" != 0 ]]; then
   command -v sudo >/dev/null || { echo "install-chromium: not root and no sudo: cannot apt-get install chromium" >&2; exit 1; }
-  sudo_cmd=(sudo)
+  sudo_cmd=(sudo -n) # -n: fail rather than wait for a password (npm test runs this)
 fi
 
 echo "install-chromium: installing Debian's chromium package" >&2

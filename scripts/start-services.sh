@@ -13,7 +13,7 @@ want=("$@")
 ((${#want[@]})) || want=(postgres redis)
 
 as_root() {
-  if [[ "$(id -u)" == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+  if [[ "$(id -u)" == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else
     echo "start-services: not root and no sudo: cannot run $*" >&2
     return 1
   fi

@@ -3,13 +3,15 @@
 //   GET  /api/upstream        seed 002: a call to a slow upstream with a budget; 502 when it runs out
 //   POST /api/poller/start    seed 003: a poller task, and a Cancel that waits until it has really stopped
 //   POST /api/poller/cancel
-//   GET  /api/stats           the server's own counters (JSON); /api/stats/stream pushes them (SSE)
+//   GET  /api/stats           the server's own counters and its recent events (JSON); /api/stats/stream pushes them (SSE)
+// A known path asked with another method answers 405 with Allow; an unknown path 404.
 import { createServer } from "node:http";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import {
   afterFunc,
   background,
+  captureTaskStacks,
   cause,
   Channel,
   DeadlineExceeded,
@@ -22,16 +24,21 @@ import {
   withCancel,
   withTimeout,
 } from "@lifeline/core";
-import { ClientDisconnectedError, fetch, HttpContexts } from "@lifeline/http";
+import { ClientDisconnectedError, fetch, HttpContexts, ServerShutdownError } from "@lifeline/http";
 import { dumpHandler } from "@lifeline/node";
 // Time-to-stop telemetry for every task (from its context ending to the task returning), through lifeline's
 // tracking hook; creation stacks are left to LIFELINE_DEBUG (they cost microseconds per task).
 import { captureStacks, slowStoppers, taskStopStats } from "@lifeline/testing";
+import { formatMs, plural } from "./format.mjs";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
 
 const page = readFileSync(new URL("./index.html", import.meta.url));
+const formatModule = readFileSync(new URL("./format.mjs", import.meta.url));
+
+/** How many recent events the server keeps for the page's event log (oldest dropped first). */
+export const EVENT_LOG_SIZE = 50;
 
 /** The defaults `npm start` runs with: a ~10 s report, a 10 s upstream against a 2 s budget, a poll every 500 ms. */
 export const defaults = Object.freeze({
@@ -58,6 +65,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   };
   const startedAt = Date.now();
   captureStacks(debugTasks);
+  if (debugTasks) captureTaskStacks(true); // the task dump then says where each task was started
   const contexts = new HttpContexts();
   const [draining, drain] = withCancel(background()); // ends long-lived streams when shutdown begins
   const slow = await startUpstream(options.upstream);
@@ -65,6 +73,13 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   const calls = { calls: 0, ok: 0, badGateway: 0 };
   let running; // the poller, while it runs
   let lastPoller = null; // how the last one stopped
+  let shutdownGraceMs; // set when close() begins: reports still running are told how long they have
+  const events = []; // the event log: the last EVENT_LOG_SIZE events, oldest first
+  let eventSeq = 0;
+  function logEvent(text) {
+    events.push({ seq: ++eventSeq, at: new Date().toISOString(), text });
+    if (events.length > EVENT_LOG_SIZE) events.shift();
+  }
 
   function stats() {
     const now = Date.now();
@@ -90,6 +105,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
         running === undefined
           ? { running: false, last: lastPoller }
           : { running: true, polls: running.polls, errors: running.errors },
+      events: events.slice(),
       upstream: {
         ...calls,
         ...options.upstream,
@@ -102,8 +118,11 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   // Seed 000: the work runs as a task under the request's context and reports progress on a channel.
   async function reportRoute(ctx, _req, res) {
     const id = ++reports.started;
+    const t0 = performance.now();
+    let step = 0; // the last step sent to the client
+    const write = (msg) => res.write(`${JSON.stringify(msg)}\n`);
     const line = (msg) => {
-      if (ctx.err() === undefined) res.write(`${JSON.stringify(msg)}\n`);
+      if (ctx.err() === undefined && !res.writableEnded) write(msg);
     };
     res.writeHead(200, {
       "content-type": "application/x-ndjson; charset=utf-8",
@@ -111,11 +130,25 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       "x-content-type-options": "nosniff",
     });
     line({ type: "started", id, steps: options.report.steps });
+    logEvent(`report #${id}: started (${plural(options.report.steps, "step")})`);
     let leftAt; // performance.now() when the request ctx ended because the client left
     let stoppedAt; // performance.now() when the report task returned
-    afterFunc(ctx, () => {
-      if (cause(ctx) instanceof ClientDisconnectedError) leftAt = performance.now();
-    });
+    // The signal aborts synchronously inside the cancel (afterFunc would run a microtask later): the moment the
+    // client left is taken when it is seen, and a shutdown's last line is written before the server closes the
+    // connection, which it does right after cancelling.
+    const onEnd = () => {
+      const why = cause(ctx);
+      if (why instanceof ClientDisconnectedError) leftAt = performance.now();
+      else if (why instanceof ServerShutdownError && !res.writableEnded) {
+        write({ type: "cancelled", id, step, reason: `the server shut down before the report finished (cancelled at step ${step})` });
+        res.end();
+      }
+    };
+    ctx.signal.addEventListener("abort", onEnd, { once: true });
+    // When shutdown begins, say so on the stream: the report gets the grace period, then it is cancelled.
+    const stopNotice = afterFunc(draining, () =>
+      line({ type: "notice", id, message: `the server is shutting down: the report has ${formatMs(shutdownGraceMs)} to finish` }),
+    );
     const progress = new Channel(0);
     const task = go(
       ctx,
@@ -129,25 +162,38 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       },
       { name: `report #${id}` },
     );
-    for await (const p of progress) line({ type: "progress", ...p });
     try {
+      for await (const p of progress) {
+        step = p.step;
+        line({ type: "progress", ...p });
+      }
       const result = await task;
       reports.finished++;
+      logEvent(`report #${id}: finished in ${formatMs(performance.now() - t0)}`);
       line({ type: "done", id, result });
       res.end();
     } catch (error) {
       if (ctx.err() === undefined) {
         reports.failed++;
+        logEvent(`report #${id}: failed at step ${step}: ${error.message}`);
         throw error; // a real failure: HttpContexts reports it and resets the stream
       }
       reports.cancelled++;
-      // afterFunc ran in the microtask after the ctx ended, before the task's rejection reached us here.
+      const why = cause(ctx);
       if (leftAt !== undefined) {
         const ms = Math.max(0, stoppedAt - leftAt);
         reports.stopLastMs = ms;
         reports.stopMaxMs = Math.max(reports.stopMaxMs ?? 0, ms);
         reports.stopSamples++;
+        logEvent(`report #${id}: client left at step ${step}, work stopped ${formatMs(ms)} later`);
+      } else if (why instanceof ServerShutdownError) {
+        logEvent(`report #${id}: cancelled by the shutdown at step ${step}`);
+      } else {
+        logEvent(`report #${id}: cancelled at step ${step} (${why?.message ?? ctx.err().message})`);
       }
+    } finally {
+      stopNotice();
+      ctx.signal.removeEventListener("abort", onEnd);
     }
   }
 
@@ -163,12 +209,14 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       const body = await r.json(); // read under the same budget
       if (!r.ok) throw new Error(`upstream answered ${r.status}`);
       calls.ok++;
+      logEvent(`upstream: 200 in ${formatMs(performance.now() - t0)}`);
       json(res, 200, { upstream: body, budgetMs, elapsedMs: Math.round(performance.now() - t0) });
     } catch (error) {
       if (ctx.err() !== undefined) throw error; // our own client left: nobody to answer
       calls.badGateway++;
       const timedOut = isDeadlineExceeded(error) || callCtx.err() === DeadlineExceeded;
       const why = timedOut ? `upstream did not answer within the ${budgetMs} ms budget` : `upstream failed: ${error.message}`;
+      logEvent(`upstream: 502 after ${formatMs(performance.now() - t0)}: ${why}`);
       json(res, 502, { error: why, budgetMs, elapsedMs: Math.round(performance.now() - t0) });
     } finally {
       cancel();
@@ -182,6 +230,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       const r = await fetch(ctx, `${slow.url}/status`);
       await r.json();
     });
+    logEvent(`poller: started (every ${formatMs(options.poller.intervalMs)})`);
     json(res, 200, { running: true, intervalMs: options.poller.intervalMs });
   }
 
@@ -197,6 +246,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     }
     if (running === p) running = undefined;
     lastPoller = { stopped: "cleanly", polls: p.polls, stopMs: performance.now() - t0 };
+    logEvent(`poller: stopped cleanly after ${plural(p.polls, "poll")} (cancel → done in ${formatMs(lastPoller.stopMs)})`);
     return lastPoller;
   }
 
@@ -220,6 +270,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
 
   const routes = {
     "GET /": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page),
+    "GET /format.mjs": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(formatModule),
     "POST /api/report": reportRoute,
     "GET /api/upstream": upstreamRoute,
     "POST /api/poller/start": pollerStartRoute,
@@ -233,12 +284,23 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     const dump = dumpHandler();
     routes["GET /debug/lifeline/tasks"] = (_ctx, req, res) => dump(req, res);
   }
+  // path → the methods it answers, for 405's Allow header.
+  const allowed = new Map();
+  for (const key of Object.keys(routes)) {
+    const [method, path] = key.split(" ");
+    allowed.set(path, [...(allowed.get(path) ?? []), method]);
+  }
   const server = createServer(
     contexts.handler((ctx, req, res) => {
       const url = new URL(req.url ?? "/", "http://dashboard");
-      const route = routes[`${req.method} ${url.pathname}`];
-      if (route === undefined) return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
-      return route(ctx, req, res, url);
+      const method = req.method === "HEAD" ? "GET" : req.method; // node:http sends no body for HEAD
+      const route = routes[`${method} ${url.pathname}`];
+      if (route !== undefined) return route(ctx, req, res, url);
+      const methods = allowed.get(url.pathname);
+      if (methods === undefined) return json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+      const allow = methods.includes("GET") ? [...methods, "HEAD"] : methods;
+      res.setHeader("allow", allow.join(", "));
+      return json(res, 405, { error: `${url.pathname} answers ${allow.join(", ")}, not ${req.method}` });
     }),
   );
   try {
@@ -255,6 +317,8 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     url: `http://${host}:${address.port}`,
     stats,
     async close(graceMs = 2_000) {
+      shutdownGraceMs = graceMs;
+      logEvent(`server: shutting down (grace ${formatMs(graceMs)})`);
       drain();
       if (running !== undefined) await stopPoller(background());
       const report = await contexts.shutdown(server, graceMs);

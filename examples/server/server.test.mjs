@@ -5,8 +5,10 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { TextDecoderStream } from "node:stream/web";
-import { startApp } from "./app.mjs";
+import { EVENT_LOG_SIZE, startApp } from "./app.mjs";
+import { formatMs, plural } from "./format.mjs";
 
 const quick = { report: { steps: 10, workMs: 2, pauseMs: 5 }, upstream: { delayMs: 5_000, budgetMs: 200 }, poller: { intervalMs: 20 } };
 const slowReport = { ...quick, report: { steps: 100, workMs: 2, pauseMs: 50 } }; // ~5 s: long enough to leave mid-way
@@ -75,6 +77,22 @@ describe("the Generate Report dashboard", () => {
       assert.deepEqual(await missing.json(), { error: "no route GET /nope" });
     }));
 
+  it("answers 405 with Allow for a known path asked with another method", { timeout: 15_000 }, () =>
+    withApp(quick, async (app) => {
+      const getPost = await get(app, "/api/report");
+      assert.equal(getPost.status, 405);
+      assert.equal(getPost.headers.get("allow"), "POST");
+      assert.deepEqual(await getPost.json(), { error: "/api/report answers POST, not GET" });
+      const postGet = await get(app, "/api/stats", { method: "POST" });
+      assert.equal(postGet.status, 405);
+      assert.equal(postGet.headers.get("allow"), "GET, HEAD");
+      await postGet.body.cancel();
+      const head = await get(app, "/api/stats", { method: "HEAD" });
+      assert.equal(head.status, 200, "HEAD is answered like GET, without a body");
+      assert.equal(await head.text(), "");
+      assert.equal((await stats(app)).reports.started, 0, "nothing ran");
+    }));
+
   it("serves the task dump only when debugTasks is on, showing the report task blocked", { timeout: 15_000 }, async () => {
     await withApp(quick, async (app) => assert.equal((await get(app, "/debug/lifeline/tasks")).status, 404));
     await withApp({ ...slowReport, debugTasks: true }, async (app) => {
@@ -90,6 +108,24 @@ describe("the Generate Report dashboard", () => {
       ac.abort();
     });
   });
+
+  it("shows in a real task dump the frames the README's dump shows (```text task-dump)", { timeout: 15_000 }, () =>
+    withApp({ ...slowReport, poller: { intervalMs: 500 }, debugTasks: true }, async (app) => {
+      const ac = new AbortController();
+      const report = await get(app, "/api/report", { method: "POST", signal: ac.signal });
+      await report.body.getReader().read(); // the report has started
+      assert.equal((await get(app, "/api/poller/start", { method: "POST" })).status, 200);
+      const dump = await (await get(app, "/debug/lifeline/tasks")).text();
+      ac.abort();
+      // A stack frame, without the checkout's path: "at pollerStartRoute (examples/server/app.mjs:229:15)".
+      const frames = (text) => [...text.matchAll(/(started at|at) (?:(\S+) \()?file:\/\/\/\S*?\/(examples\/server\/[\w.-]+:\d+:\d+)/g)]
+        .map(([, at, fn, where]) => `${at} ${fn ?? "<anonymous>"} ${where}`);
+      const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+      const block = /```text task-dump\n([\s\S]*?)```/.exec(readme);
+      assert.ok(block, "README.md has a ```text task-dump block");
+      assert.ok(frames(block[1]).length >= 5, block[1]);
+      assert.deepEqual(frames(block[1]), frames(dump), `README.md's task dump is stale; a real one:\n${dump}`);
+    }));
 
   it("streams a report's progress and completes it", { timeout: 15_000 }, () =>
     withApp(quick, async (app) => {
@@ -126,6 +162,13 @@ describe("the Generate Report dashboard", () => {
       assert.equal(after.requests.disconnected, 1);
       assert.equal(after.reports.stopSamples, 1, "disconnect → stopped was measured");
       assert.ok(after.reports.stopLastMs >= 0 && after.reports.stopLastMs === after.reports.stopMaxMs);
+      // The event log says it in words, for whoever looked away: the step the client left at, and how fast it stopped.
+      const left = after.events.filter((e) => e.text.startsWith("report #1: client left"));
+      assert.equal(left.length, 1, JSON.stringify(after.events));
+      const m = /^report #1: client left at step (\d+), work stopped (.+) later$/.exec(left[0].text);
+      assert.ok(m, left[0].text);
+      assert.ok(Number(m[1]) >= 1 && Number(m[1]) < 100, `left at step ${m[1]}`);
+      assert.equal(m[2], formatMs(after.reports.stopLastMs));
       // The tracking hook's time-to-stop histogram saw the report task stop after its context ended.
       assert.ok(after.timeToStop.count > during.timeToStop.count, "time-to-stop recorded the cancelled task");
       assert.equal(after.timeToStop.buckets.at(-1).count, after.timeToStop.count);
@@ -186,7 +229,10 @@ describe("the Generate Report dashboard", () => {
       const reader = stream.body.pipeThrough(new TextDecoderStream()).getReader();
       let text = "";
       while (!text.includes("data: ")) text += (await reader.read()).value;
-      const { res } = await openReport(app);
+      const { res, lines } = await openReport(app);
+      const ended = new Promise((resolve, reject) => {
+        res.on("end", resolve).on("error", reject);
+      });
 
       const report = await app.close(50);
       closed = true;
@@ -195,10 +241,42 @@ describe("the Generate Report dashboard", () => {
       assert.equal(app.stats().reports.cancelled, 1);
       assert.ok(!taskNamed(app.stats(), "report #1"));
       for (let r = await reader.read(); !r.done; r = await reader.read()); // the counter stream ended by itself
-      res.destroy();
+      // The report's stream was told: first that the shutdown began, then, last, that it was cancelled, and it
+      // ended as a complete response (not a reset).
+      await ended;
+      const notice = lines.find((l) => l.type === "notice");
+      assert.deepEqual(notice, { type: "notice", id: 1, message: "the server is shutting down: the report has 50 ms to finish" });
+      const last = lines.at(-1);
+      assert.equal(last.type, "cancelled", JSON.stringify(lines.slice(-3)));
+      assert.equal(last.id, 1);
+      assert.equal(last.step, lines.filter((l) => l.type === "progress").at(-1).step);
+      assert.equal(last.reason, `the server shut down before the report finished (cancelled at step ${last.step})`);
+      const events = app.stats().events.map((e) => e.text);
+      assert.ok(events.includes("server: shutting down (grace 50 ms)"), events.join("\n"));
+      assert.ok(events.includes(`report #1: cancelled by the shutdown at step ${last.step}`), events.join("\n"));
     } finally {
       if (!closed) await app.close(0);
     }
+  });
+
+  it("keeps the last EVENT_LOG_SIZE events, numbered, oldest dropped first", { timeout: 15_000 }, () =>
+    withApp(quick, async (app) => {
+      const total = EVENT_LOG_SIZE + 5;
+      for (let i = 0; i < total; i++) {
+        const r = await get(app, "/api/upstream?delay=0");
+        assert.equal(r.status, 200);
+        await r.body.cancel();
+      }
+      const { events } = await stats(app);
+      assert.equal(events.length, EVENT_LOG_SIZE);
+      assert.deepEqual(events.map((e) => e.seq), Array.from({ length: EVENT_LOG_SIZE }, (_, i) => total - EVENT_LOG_SIZE + 1 + i));
+      assert.ok(events.every((e) => /^upstream: 200 in /.test(e.text) && !Number.isNaN(Date.parse(e.at))), JSON.stringify(events[0]));
+    }));
+
+  it("formats durations without false precision, and counts in words", () => {
+    const cases = [[0.0341, "0.034 ms"], [0.03, "0.03 ms"], [1.234, "1.2 ms"], [9.94, "9.9 ms"], [9.96, "10 ms"], [45.6, "46 ms"], [2000, "2000 ms"], [0, "0 ms"], [null, "–"]];
+    assert.deepEqual(cases.map(([v]) => formatMs(v)), cases.map(([, text]) => text));
+    assert.deepEqual([plural(0, "task"), plural(1, "task"), plural(2, "task"), plural(1, "poll")], ["0 tasks", "1 task", "2 tasks", "1 poll"]);
   });
 
   it("npm start's entry prints its URL and exits 0 on SIGINT", { timeout: 20_000 }, async () => {
