@@ -1,7 +1,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, DeadlineExceeded, withCancel, withTimeout } from "@lifeline/core";
+import { background, Canceled, DeadlineExceeded, go, withCancel, withTimeout } from "@lifeline/core";
 import { connect, query, withTx, type StopReport } from "@lifeline/pg";
 import pg from "pg";
 import { activePid, admin, appBackends, backend, DB, newPool, notActive, proxy, waitFor } from "./support.js";
@@ -140,6 +140,21 @@ describe("query", () => {
         cancel();
         await assert.rejects(running, (e) => e === Canceled);
       }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("shows a task waiting on a query as blocked on `pg query` (the task dump)", async () => {
+    const { pool, name } = newPool("blocked", { max: 1 });
+    try {
+      const [ctx, cancel] = withCancel(background());
+      const task = go(ctx, (ctx) => query(ctx, pool, "select pg_sleep(30)"), { name: "report" });
+      await activePid(name, "pg_sleep(30)");
+      assert.equal(task.state, "blocked");
+      assert.equal(task.blockedOn, "pg query");
+      cancel();
+      await assert.rejects(Promise.resolve(task), (e) => e === Canceled);
     } finally {
       await pool.end();
     }

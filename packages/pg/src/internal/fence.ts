@@ -1,4 +1,4 @@
-import { afterFunc, DeadlineExceeded, type Context } from "@lifeline/core";
+import { afterFunc, blockOn, DeadlineExceeded, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { sendCancelRequest, type CancelOutcome } from "../cancel-request.js";
 import { ClientDestroyedError } from "../errors.js";
@@ -56,7 +56,8 @@ export function guard<T>(
   if (ended !== undefined) return Promise.reject(ended);
   // Written with callbacks, not async/await: this is the path of every query, and each hop costs.
   st.inflight++;
-  return new Promise<T>((resolveOuter, rejectOuter) => {
+  // blockOn: while it waits, the caller's task shows as blocked on `pg query` (`pg cursor read`) in the task dump.
+  return blockOn(ctx, what, new Promise<T>((resolveOuter, rejectOuter) => {
     // Settle first, then free the client: the caller hears of the outcome before a waiter gets the client.
     const resolve = (v: T): void => {
       resolveOuter(v);
@@ -104,7 +105,7 @@ export function guard<T>(
     stop = afterFunc(ctx, () => {
       if (outcome === undefined) stopping = stopOp(ctx, client, op, settle, o, what);
     });
-  });
+  }));
 }
 
 /** idle records that one call on the client settled, and runs what waited for none to be left. */
