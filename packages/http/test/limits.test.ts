@@ -32,7 +32,7 @@ describe("HttpContexts.shutdown grace", () => {
     const answer = fetch(url).then((r) => r.text());
     await running.recv(contexts.ctx); // the request is running
     const report = await contexts.shutdown(server, Infinity);
-    assert.deepEqual(report, { graceful: true, cancelled: [] });
+    assert.deepEqual(report, { graceful: true, cancelled: [], upgraded: 0, leftOpen: 0 });
     assert.equal(await answer, "done");
   });
 });
