@@ -1,7 +1,7 @@
 // @lifeline/http/express: request contexts for Express 5.
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { Context } from "@lifeline/core";
-import { checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
+import { beginWith, checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
 import { clientError } from "./internal/settle.js";
 
 declare global {
@@ -11,9 +11,11 @@ declare global {
     interface Request {
       /**
        * ctx is the request's context, set by {@link lifeline}: it ends when the client leaves, when the
-       * response has been sent, at the request's deadline, or when the server shuts down.
+       * response has been sent, at the request's deadline, or when the server shuts down. It is `undefined`
+       * on a route that no lifeline middleware ran before: {@link ctxOf} returns it or throws a TypeError
+       * naming the missing middleware.
        */
-      ctx: Context;
+      ctx?: Context;
     }
   }
 }
@@ -30,6 +32,9 @@ declare global {
  * untouched, or, if it asks for route options, fails the request with a TypeError (a ctx's deadline
  * cannot be moved once it exists).
  *
+ * A passed deadline is answered through Express's `res.send`; a late write after it fails with "headers
+ * already sent", which {@link errorHandler} recognises as the request's own stop and does not report.
+ *
  * It does not end the ctx when the handler returns (a stream may go on), does not read the body, and does
  * not catch handler failures: add {@link errorHandler} after the routes for that. The caller owns
  * `contexts` (its options, stats and `shutdown`).
@@ -44,9 +49,25 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): RequestH
       if (route === undefined) return next();
       return next(new TypeError(`lifeline: ${req.method} ${req.originalUrl} already has a ctx; mount lifeline with route options before any app-wide lifeline`));
     }
-    req.ctx = contexts.begin(req, res, route);
+    // A deadline is answered through Express's own res.send, like any other answer of the app.
+    req.ctx = beginWith(contexts, req, res, route, (status) => void res.status(status).set("connection", "close").type("text/plain").send("request timed out\n"));
     next();
   };
+}
+
+/**
+ * ctxOf returns the request's context, `req.ctx`, set by {@link lifeline}. Use it where the type must be
+ * `Context` rather than `Context | undefined`: it does not make a context, it finds the one lifeline made.
+ *
+ * @throws TypeError naming the route when no lifeline middleware ran before it (`req.ctx` is undefined).
+ */
+export function ctxOf(req: Request): Context {
+  const ctx = (req as { ctx?: Context } | undefined)?.ctx;
+  if (ctx === undefined) {
+    const where = req === undefined || req === null ? String(req) : `${req.method} ${req.originalUrl}`;
+    throw new TypeError(`ctxOf: ${where} has no ctx: mount lifeline(contexts) from @lifeline/http/express before this route (app.use(lifeline(contexts)))`);
+  }
+  return ctx;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "@lifeline/core";
 import { checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
-import { clientError, isOpen } from "./internal/settle.js";
+import { clientError, isOpen, reset } from "./internal/settle.js";
 
 /** LifelineVariables are the variables {@link lifeline} sets: `c.get("ctx")` / `c.var.ctx`. */
 export type LifelineVariables = {
@@ -45,7 +45,9 @@ function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
  * it before any app-wide one matches (`app.get("/report", lifeline(contexts, { timeoutMs: 60_000 }), h)`
  * first). A request gets one ctx: a second lifeline on its path passes it on, or throws a TypeError if it
  * asks for route options. When the deadline's 503 has already been written, it tells @hono/node-server not
- * to write the handler's late response.
+ * to write the handler's late response. A streamed body that fails with its request's own stop (deadline,
+ * shutdown) is cut the way a client that left cuts it, so node-server prints nothing; other failures are
+ * printed by node-server as before.
  *
  * It does not catch handler failures (Hono hands them to `app.onError`: use {@link errorHandler}) and does
  * not work without @hono/node-server (other runtimes have no node response to watch).
@@ -61,14 +63,85 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
       if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
       return next();
     }
-    c.set("ctx", contexts.begin(incoming, outgoing, route));
+    const ctx = contexts.begin(incoming, outgoing, route);
+    c.set("ctx", ctx);
     await next();
     // Someone answered on the node response directly (the deadline's 503): writing c.res would throw.
     if (outgoing.headersSent) {
       c.res = undefined; // so the setter does not copy c.res's headers into the shared constant
       c.res = RESPONSE_ALREADY_SENT;
+      return;
+    }
+    const body = streamBody(c.res);
+    if (body !== undefined) {
+      // Status and headers first: they come from node-server's cache, not from a real Response made from the body.
+      const init = { status: c.res.status, headers: c.res.headers };
+      c.res = undefined; // replace, not merge: the new response carries the old one's status and headers
+      c.res = new Response(cut(ctx, contexts, outgoing, body), init);
     }
   };
+}
+
+/**
+ * The symbol under which @hono/node-server's lightweight Response keeps its status, body and headers, found on
+ * the first response that has it: reading `res.body` would turn every plain-text response into a real one
+ * (and send it down node-server's slow path). Where it is not found, `res.body` is read.
+ */
+let cacheKey: symbol | undefined;
+
+/** streamBody returns the response's body if it is a stream, else undefined. */
+function streamBody(res: Response): ReadableStream<Uint8Array> | undefined {
+  let body: unknown;
+  const cached = cacheKey === undefined ? undefined : (res as unknown as Record<symbol, unknown[] | undefined>)[cacheKey];
+  if (cached !== undefined) body = cached[1];
+  else {
+    cacheKey ??= Object.getOwnPropertySymbols(res).find((s) => s.description === "cache");
+    const found = cacheKey === undefined ? undefined : (res as unknown as Record<symbol, unknown[] | undefined>)[cacheKey];
+    body = found !== undefined ? found[1] : res.body;
+  }
+  return typeof (body as { getReader?: unknown } | null)?.getReader === "function" ? (body as ReadableStream<Uint8Array>) : undefined;
+}
+
+/**
+ * cut passes a streamed body through. If the source fails with its request's own stop (a deadline, a
+ * shutdown), it resets the response, so the client sees it cut short, and leaves the body pending: the
+ * response's 'close' makes @hono/node-server cancel it, the path of a client that left, which it does not log.
+ * Any other failure is passed on, and node-server reports it as before.
+ */
+function cut(ctx: Context, contexts: HttpContexts, outgoing: HttpBindings["outgoing"] | Http2Bindings["outgoing"], source: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let r: ReadableStreamReadResult<Uint8Array>;
+      try {
+        r = await reader.read();
+      } catch (error) {
+        if (!contexts.stopped(ctx, error)) throw error;
+        if (isOpen(outgoing)) reset(outgoing);
+        return new Promise<void>(() => {}); // settled by cancel(), once node-server sees the response close
+      }
+      if (r.done) controller.close();
+      else controller.enqueue(r.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/**
+ * ctxOf returns the request's context, `c.var.ctx`, set by {@link lifeline}. Use it on an app whose env does
+ * not declare {@link LifelineVariables}, or to fail clearly on a route that lifeline does not cover.
+ *
+ * @throws TypeError naming the route when no lifeline middleware ran before it.
+ */
+export function ctxOf(c: HonoContext): Context {
+  const ctx = (c?.var as Partial<LifelineVariables> | undefined)?.ctx;
+  if (ctx === undefined) {
+    const where = c?.req === undefined ? String(c) : `${c.req.method} ${c.req.path}`;
+    throw new TypeError(`ctxOf: ${where} has no ctx: register lifeline(contexts) from @lifeline/http/hono before this route (app.use(lifeline(contexts)))`);
+  }
+  return ctx;
 }
 
 /**

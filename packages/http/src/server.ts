@@ -112,6 +112,29 @@ class Flight {
   ) {}
 }
 
+let beginWithImpl: (
+  contexts: HttpContexts,
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  route: RouteOptions | undefined,
+  answer: (status: number) => void,
+) => Context;
+
+/**
+ * beginWith is {@link HttpContexts.begin} for a framework adapter: `answer(status)` answers a passed deadline
+ * through the framework's own reply path (called only while nothing has been sent).
+ * @internal
+ */
+export function beginWith(
+  contexts: HttpContexts,
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+  route: RouteOptions | undefined,
+  answer: (status: number) => void,
+): Context {
+  return beginWithImpl(contexts, req, res, route, answer);
+}
+
 /** @internal checkContexts throws the adapters' TypeError for a `contexts` argument that is not an HttpContexts. */
 export function checkContexts(fn: string, contexts: unknown): asserts contexts is HttpContexts {
   if (!(contexts instanceof HttpContexts)) {
@@ -198,12 +221,26 @@ export class HttpContexts {
    * {@link ClientDisconnectedError}.
    */
   begin(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, route?: RouteOptions): Context {
+    return this.#beginNode(req, res, route, undefined);
+  }
+
+  static {
+    beginWithImpl = (contexts, req, res, route, answer) => contexts.#beginNode(req, res, route, answer);
+  }
+
+  #beginNode(
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+    route: RouteOptions | undefined,
+    answer: ((status: number) => void) | undefined,
+  ): Context {
     if ("stream" in req && req.stream !== undefined) {
       this.#trackSession(req.stream.session);
       const stream = req.stream;
       const left = (): boolean => !res.writableEnded || unsent(stream);
       // HTTP/2 forbids connection-specific headers: the compat layer drops them with an UnsupportedWarning.
       return this.#begin(req.headers, req.method, req.url, res, route, left, stream.destroyed || stream.closed, null, () => {
+        if (answer !== undefined) return answer(this.#timeoutStatus);
         const r = res as Http2ServerResponse;
         if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain" }).end("request timed out\n");
       });
@@ -221,7 +258,8 @@ export class HttpContexts {
     // failed: the connection reset under it tells.
     const left = (): boolean => !r.writableFinished || (socket !== null && socket.destroyed && socket.errored !== null);
     return this.#begin(h1.headers, h1.method ?? "GET", h1.url ?? "/", r, route, left, gone, queuedOn, () => {
-      if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain", connection: "close" }).end("request timed out\n");
+      if (answer !== undefined) answer(this.#timeoutStatus);
+      else if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain", connection: "close" }).end("request timed out\n");
     });
   }
 

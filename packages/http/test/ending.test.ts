@@ -11,7 +11,7 @@ import { connect, type Socket } from "node:net";
 import express from "express";
 import { background, Canceled, cause, sleep, withCancel, type Context } from "@lifeline/core";
 import { ClientDisconnectedError, HttpContexts, ResponseCompleted } from "@lifeline/http";
-import { errorHandler, lifeline } from "@lifeline/http/express";
+import { ctxOf, errorHandler, lifeline } from "@lifeline/http/express";
 import { alive, client, deferred, ended, listen } from "./support.js";
 
 const BOUND = { timeout: 8000 };
@@ -77,9 +77,10 @@ describe("a request whose client left before its ctx was made", () => {
     });
     app.use(lifeline(contexts));
     app.get("/x", async (req, res) => {
-      handled.resolve({ ctx: req.ctx, err: req.ctx.err() });
+      const ctx = ctxOf(req);
+      handled.resolve({ ctx, err: ctx.err() });
       try {
-        await sleep(req.ctx, 2000);
+        await sleep(ctx, 2000);
       } catch (e) {
         slept.resolve(e);
         throw e;
@@ -97,7 +98,7 @@ describe("a request whose client left before its ctx was made", () => {
     const { ctx, err } = await handled.promise;
     assert.equal(err, Canceled, "the handler got an ended ctx");
     assert.ok(cause(ctx) instanceof ClientDisconnectedError, `cause: ${String(cause(ctx))}`);
-    assert.equal(await slept.promise, Canceled, "sleep(req.ctx, 2000) stops at once");
+    assert.equal(await slept.promise, Canceled, "sleep(ctx, 2000) stops at once");
     assert.equal(contexts.stats.inFlight, 0);
     assert.equal(contexts.stats.disconnected, 1);
     assert.deepEqual(reported, []);
