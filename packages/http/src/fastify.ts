@@ -62,25 +62,17 @@ export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, 
     return;
   }
   fastify.decorateRequest("ctx", null);
+  const send = cutting(contexts);
   contexts.watch(fastify.server as Parameters<HttpContexts["watch"]>[0]);
   fastify.addHook("onRoute", (route) => {
     // Route options are checked as each route is registered, not on its first request.
     checkRoute(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline`, route.config?.lifeline);
-    route.handler = quiet(contexts, route.handler);
+    route.handler = quiet(contexts, route.handler, send);
   });
   fastify.addHook("onRequest", (request, reply, next) => {
     // A deadline is answered through reply.send, so Fastify's own hooks and logging see the answer.
-    request.ctx = beginWith(contexts, request.raw, reply.raw, request.routeOptions.config.lifeline, (status) => {
-      void reply.code(status).type("text/plain").send("request timed out\n");
-    });
+    request.ctx = beginWith(contexts, request.raw, reply.raw, request.routeOptions.config.lifeline, answerTimeout, reply);
     next();
-  });
-  fastify.addHook("onSend", (request, reply, payload, next) => {
-    // A stream payload that stops because its ctx ended must not end as a failure: Fastify logs a warning
-    // per stream error after the headers. It is cut the way Fastify cuts one whose client left.
-    const ctx = request.ctx;
-    if (ctx !== null && ctx !== undefined && isReadable(payload)) next(null, cut(ctx, contexts, reply, payload));
-    else next(null, payload);
   });
   if (options.errorHandler !== false) fastify.setErrorHandler(errorHandler(contexts));
   done();
@@ -92,13 +84,18 @@ Object.assign(lifeline, {
   [Symbol.for("plugin-meta")]: { name: "@lifeline/http", fastify: "5.x" },
 });
 
+function answerTimeout(status: number, reply: FastifyReply): void {
+  void reply.code(status).type("text/plain").send("request timed out\n");
+}
+
 /**
  * quiet wraps a route handler so that a handler stopping because its ctx ended, after the reply was sent (the
  * deadline's answer), does not make Fastify log "Promise errored, but reply.sent = true was set" (a rejection)
  * or "Reply was already sent" (a late payload). Any other outcome passes through untouched.
  */
-function quiet(contexts: HttpContexts, handler: RouteHandlerMethod): RouteHandlerMethod {
+function quiet(contexts: HttpContexts, handler: RouteHandlerMethod, send: FastifyReply["send"]): RouteHandlerMethod {
   return function lifelineRoute(this: unknown, request, reply) {
+    reply.send = send;
     let result: unknown;
     try {
       result = handler.call(this as never, request, reply);
@@ -115,6 +112,20 @@ function quiet(contexts: HttpContexts, handler: RouteHandlerMethod): RouteHandle
       },
     );
   } as RouteHandlerMethod;
+}
+
+/**
+ * cutting returns the `reply.send` the route wrapper gives each reply: a stream payload that stops because its
+ * ctx ended must not end as a failure (Fastify logs a warning per stream error after the headers), so it is
+ * passed through {@link cut}. One function per plugin, set on the reply in the route wrapper: no onSend hook,
+ * whose runner Fastify would run on every reply.
+ */
+function cutting(contexts: HttpContexts): FastifyReply["send"] {
+  return function send(this: FastifyReply, payload?: unknown) {
+    const ctx = this.request.ctx;
+    if (ctx !== null && ctx !== undefined && isReadable(payload)) payload = cut(ctx, contexts, this, payload);
+    return (Object.getPrototypeOf(this) as FastifyReply).send.call(this, payload);
+  };
 }
 
 function stoppedBy(contexts: HttpContexts, request: FastifyRequest, error: unknown): boolean {

@@ -96,43 +96,69 @@ type Responder = {
   readonly headersSent: boolean;
   readonly writableEnded: boolean;
   readonly writableFinished: boolean;
-  once(event: "close" | "finish", listener: () => void): unknown;
-  removeListener(event: "close" | "finish", listener: () => void): unknown;
+  on(event: "close", listener: () => void): unknown;
 };
 
-/** One in-flight request, for the shutdown report: what it is and since when. */
+/** How a response tells that it was fully sent: HTTP/1, HTTP/2 compat, raw HTTP/2 stream. */
+const H1 = 0;
+const COMPAT = 1;
+const STREAM = 2;
+type Kind = typeof H1 | typeof COMPAT | typeof STREAM;
+
+/**
+ * One in-flight request: what it is and since when (for the shutdown report), and everything needed to end its
+ * context when its response closes.
+ */
 class Flight {
   prev: Flight | null = null;
   next: Flight | null = null;
   ended = false;
+  stopTimer: (() => unknown) | undefined = undefined;
+  stopAnswer: (() => unknown) | undefined = undefined;
+  /** queuedOn is the connection a pipelined request waits on (its response has no socket yet). */
+  queuedOn: Socket | null = null;
+  onQueuedClose: (() => void) | null = null;
   constructor(
+    // eslint-disable-next-line lifeline/no-stored-context -- the flight lives exactly as long as its request
+    public ctx: Context,
     readonly method: string,
     readonly url: string,
     readonly startedAt: number,
+    readonly kind: Kind,
+    readonly res: Responder,
+    readonly socket: Socket | null,
+    readonly stream: ServerHttp2Stream | null,
+    readonly end: CancelCauseFunc,
   ) {}
 }
+
+/** Answer is an adapter's way to answer a passed deadline: `answer(status, target)`, target given to beginWith. */
+type Answer = (status: number, target: never) => void;
 
 let beginWithImpl: (
   contexts: HttpContexts,
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
   route: RouteOptions | undefined,
-  answer: (status: number) => void,
+  answer: Answer,
+  target: unknown,
 ) => Context;
 
 /**
- * beginWith is {@link HttpContexts.begin} for a framework adapter: `answer(status)` answers a passed deadline
- * through the framework's own reply path (called only while nothing has been sent).
+ * beginWith is {@link HttpContexts.begin} for a framework adapter: `answer(status, target)` answers a passed
+ * deadline through the framework's own reply path (called only while nothing has been sent). A function shared
+ * by all requests, with the request's own object as `target`: no closure per request.
  * @internal
  */
-export function beginWith(
+export function beginWith<T>(
   contexts: HttpContexts,
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
   route: RouteOptions | undefined,
-  answer: (status: number) => void,
+  answer: (status: number, target: T) => void,
+  target: T,
 ): Context {
-  return beginWithImpl(contexts, req, res, route, answer);
+  return beginWithImpl(contexts, req, res, route, answer as Answer, target);
 }
 
 /** @internal checkContexts throws the adapters' TypeError for a `contexts` argument that is not an HttpContexts. */
@@ -221,46 +247,30 @@ export class HttpContexts {
    * {@link ClientDisconnectedError}.
    */
   begin(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, route?: RouteOptions): Context {
-    return this.#beginNode(req, res, route, undefined);
+    return this.#beginNode(req, res, route, undefined, undefined);
   }
 
   static {
-    beginWithImpl = (contexts, req, res, route, answer) => contexts.#beginNode(req, res, route, answer);
+    beginWithImpl = (contexts, req, res, route, answer, target) => contexts.#beginNode(req, res, route, answer, target);
   }
 
   #beginNode(
     req: IncomingMessage | Http2ServerRequest,
     res: ServerResponse | Http2ServerResponse,
     route: RouteOptions | undefined,
-    answer: ((status: number) => void) | undefined,
+    answer: Answer | undefined,
+    target: unknown,
   ): Context {
     if ("stream" in req && req.stream !== undefined) {
-      this.#trackSession(req.stream.session);
       const stream = req.stream;
-      const left = (): boolean => !res.writableEnded || unsent(stream);
-      // HTTP/2 forbids connection-specific headers: the compat layer drops them with an UnsupportedWarning.
-      return this.#begin(req.headers, req.method, req.url, res, route, left, stream.destroyed || stream.closed, null, () => {
-        if (answer !== undefined) return answer(this.#timeoutStatus);
-        const r = res as Http2ServerResponse;
-        if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain" }).end("request timed out\n");
-      });
+      this.#trackSession(stream.session);
+      return this.#begin(req.headers, req.method, req.url, res, COMPAT, null, stream, route, stream.destroyed || stream.closed, answer, target);
     }
     const h1 = req as IncomingMessage;
     const r = res as ServerResponse;
     const socket = h1.socket as (Socket & { server?: unknown }) | null;
     if (socket !== null && socket.server !== this.#lastServer) this.#adopt(socket.server, socket);
-    // A pipelined request queued behind another has no socket on its response yet, and Node emits neither
-    // 'finish' nor 'close' on it if the connection closes first: watch the connection itself.
-    const queuedOn = r.socket === null && socket !== null ? socket : null;
-    const gone = r.destroyed || socket?.destroyed === true;
-    // Fully sent means handed to the OS: writableFinished, not writableEnded (Node 22+ emits 'close' with
-    // writableFinished false when the client left mid-body). Node 20 emits 'finish' even then, its last write
-    // failed: the connection reset under it tells.
-    const left = (): boolean => !r.writableFinished || (socket !== null && socket.destroyed && socket.errored !== null);
-    return this.#begin(h1.headers, h1.method ?? "GET", h1.url ?? "/", r, route, left, gone, queuedOn, () => {
-      if (answer !== undefined) answer(this.#timeoutStatus);
-      else if (!r.headersSent) r.writeHead(this.#timeoutStatus, { "content-type": "text/plain", connection: "close" }).end("request timed out\n");
-    });
+    return this.#begin(h1.headers, h1.method ?? "GET", h1.url ?? "/", r, H1, socket, null, route, r.destroyed || socket?.destroyed === true, answer, target);
   }
 
   /** beginStream is {@link begin} for the raw HTTP/2 stream API (`server.on("stream")`): a reset stream is a disconnect. */
@@ -268,13 +278,23 @@ export class HttpContexts {
     this.#trackSession(stream.session);
     const method = String(headers[":method"] ?? "GET");
     const url = String(headers[":path"] ?? "/");
-    const left = (): boolean => unsent(stream);
-    return this.#begin(headers, method, url, stream, route, left, stream.destroyed || stream.closed, null, () => {
-      if (!stream.headersSent && !stream.destroyed) {
-        stream.respond({ ":status": this.#timeoutStatus, "content-type": "text/plain" });
-        stream.end("request timed out\n");
-      }
-    });
+    return this.#begin(headers, method, url, stream, STREAM, null, stream, route, stream.destroyed || stream.closed, undefined, undefined);
+  }
+
+  /** answerTimeout answers a passed deadline while nothing has been sent: the adapter's way, else a plain 503. */
+  #answerTimeout(f: Flight, answer: Answer | undefined, target: unknown): void {
+    const status = this.#timeoutStatus;
+    if (answer !== undefined) return answer(status, target as never);
+    if (f.kind === STREAM) {
+      const stream = f.stream!;
+      if (stream.headersSent || stream.destroyed) return;
+      stream.respond({ ":status": status, "content-type": "text/plain" });
+      stream.end("request timed out\n");
+      return;
+    }
+    // HTTP/2 forbids connection-specific headers: the compat layer drops them with an UnsupportedWarning.
+    const headers = f.kind === H1 ? { "content-type": "text/plain", connection: "close" } : { "content-type": "text/plain" };
+    (f.res as ServerResponse).writeHead(status, headers).end("request timed out\n");
   }
 
   /**
@@ -298,6 +318,7 @@ export class HttpContexts {
   #adopt(server: unknown, current: Socket | undefined): void {
     this.#lastServer = server;
     if (typeof server !== "object" || server === null || this.#watched.has(server)) return;
+    if (typeof (server as { on?: unknown }).on !== "function") return;
     this.#watched.add(server);
     if (server instanceof HttpServer || server instanceof HttpsServer) {
       // Node's own connection listener was added by the constructor, so it has run (and set up the
@@ -341,17 +362,25 @@ export class HttpContexts {
     method: string,
     url: string,
     res: Responder,
+    kind: Kind,
+    socket: Socket | null,
+    stream: ServerHttp2Stream | null,
     route: RouteOptions | undefined,
-    left: () => boolean,
     gone: boolean,
-    queuedOn: Socket | null,
-    answerTimeout: () => void,
+    answer: Answer | undefined,
+    target: unknown,
   ): Context {
     this.stats.requests++;
-    if (gone) return this.#bornEnded(method, url, left);
-    this.stats.inFlight++;
     const [base, end] = withCancelCause(this.ctx);
-    let ctx = base;
+    const flight = new Flight(base, method, url, Date.now(), kind, res, socket, stream, end);
+    if (gone) {
+      // The response closed before its context was asked for (the client left while earlier middleware ran).
+      flight.ended = true;
+      end(this.#left(flight) ? new ClientDisconnectedError(method, url) : ResponseCompleted);
+      this.#count(base);
+      return base;
+    }
+    this.stats.inFlight++;
     let timeout = route?.timeoutMs ?? this.#timeoutMs;
     let source: "server" | "header" = "server";
     if (this.#trustHeader) {
@@ -365,49 +394,58 @@ export class HttpContexts {
         }
       }
     }
-    let stopTimer: (() => unknown) | undefined;
-    let stopAnswer: (() => unknown) | undefined;
     if (Number.isFinite(timeout)) {
-      [ctx, stopTimer] = withTimeoutCause(base, timeout, new RequestTimeoutError(Math.max(0, timeout), source));
-      const timed = ctx;
-      stopAnswer = afterFunc(timed, () => {
+      const [timed, stopTimer] = withTimeoutCause(base, timeout, new RequestTimeoutError(Math.max(0, timeout), source));
+      flight.ctx = timed;
+      flight.stopTimer = stopTimer;
+      flight.stopAnswer = afterFunc(timed, () => {
         if (timed.err() !== DeadlineExceeded || res.writableEnded || res.headersSent) return;
         this.#answered.add(timed);
-        answerTimeout();
+        this.#answerTimeout(flight, answer, target);
       });
     }
-    const flight = new Flight(method, url, Date.now());
     this.#link(flight);
-
-    const finish = (why: unknown): void => {
-      if (flight.ended) return;
-      flight.ended = true;
-      res.removeListener("close", onEnd);
-      res.removeListener("finish", onEnd);
-      queuedOn?.removeListener("close", onEnd);
-      if (ctx.err() === undefined) stopAnswer?.();
-      // Always, even when the deadline already ended ctx: until base ends it stays linked in the root's
-      // children (a timed-out request would leak one context). It does not change ctx's cause.
-      end(why);
-      stopTimer?.();
-      this.#count(ctx);
-      this.stats.inFlight--;
-      this.#unlink(flight);
-    };
-    // 'finish' or 'close', whichever comes first; left() tells a client that went away from a response fully sent.
-    const onEnd = (): void => finish(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
-    res.once("finish", onEnd);
-    res.once("close", onEnd);
-    queuedOn?.once("close", onEnd);
-    return ctx;
+    // 'close' alone: Node emits it on every response, after 'finish' for one that was sent, and #left tells
+    // which it was; 'close' comes once and the response is garbage after it, so the listener stays. One
+    // closure, no property on the response: a new property on Express's prototype-switched `res` costs more
+    // than the closure (measured: the store was the hottest line of begin under Express).
+    res.on("close", () => this.#finish(flight));
+    // A pipelined request queued behind another has no socket on its response yet, and Node emits neither
+    // 'finish' nor 'close' on it if the connection closes first: watch the connection itself.
+    if (kind === H1 && (res as ServerResponse).socket === null && socket !== null) {
+      flight.queuedOn = socket;
+      flight.onQueuedClose = () => this.#finish(flight);
+      socket.once("close", flight.onQueuedClose);
+    }
+    return flight.ctx;
   }
 
-  /** bornEnded is the context of a request whose response had already closed when its context was asked for. */
-  #bornEnded(method: string, url: string, left: () => boolean): Context {
-    const [ctx, end] = withCancelCause(this.ctx);
-    end(left() ? new ClientDisconnectedError(method, url) : ResponseCompleted);
+  #finish(f: Flight): void {
+    if (f.ended) return;
+    f.ended = true;
+    if (f.queuedOn !== null) f.queuedOn.removeListener("close", f.onQueuedClose!);
+    const ctx = f.ctx;
+    if (ctx.err() === undefined) f.stopAnswer?.();
+    // Always, even when the deadline already ended ctx: until base ends it stays linked in the root's
+    // children (a timed-out request would leak one context). It does not change ctx's cause.
+    f.end(this.#left(f) ? new ClientDisconnectedError(f.method, f.url) : ResponseCompleted);
+    f.stopTimer?.();
     this.#count(ctx);
-    return ctx;
+    this.stats.inFlight--;
+    this.#unlink(f);
+  }
+
+  /** left tells a response that was not fully sent (the client left, or it was cut) from one that was. */
+  #left(f: Flight): boolean {
+    if (f.kind === H1) {
+      // Fully sent means handed to the OS: writableFinished, not writableEnded (Node 22+ emits 'close' with
+      // writableFinished false when the client left mid-body). Node 20 emits 'finish' even then, its last write
+      // failed: the connection reset under it tells.
+      const socket = f.socket;
+      return !f.res.writableFinished || (socket !== null && socket.destroyed && socket.errored !== null);
+    }
+    if (f.kind === COMPAT && !f.res.writableEnded) return true;
+    return unsent(f.stream!);
   }
 
   #count(ctx: Context): void {
