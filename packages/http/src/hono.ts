@@ -59,7 +59,8 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
   checkRoute("lifeline", route);
   return async function lifeline(c, next) {
     const { incoming, outgoing } = bindings(c);
-    if ((c.var as Partial<LifelineVariables>).ctx !== undefined) {
+    // c.get, not c.var: Hono builds a new object from its variables on every read of c.var.
+    if ((c.get as (key: string) => unknown)("ctx") !== undefined) {
       if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
       return next();
     }
@@ -130,13 +131,13 @@ function cut(ctx: Context, contexts: HttpContexts, outgoing: HttpBindings["outgo
 }
 
 /**
- * ctxOf returns the request's context, `c.var.ctx`, set by {@link lifeline}. Use it on an app whose env does
+ * ctxOf returns the request's context, `c.get("ctx")`, set by {@link lifeline}. Use it on an app whose env does
  * not declare {@link LifelineVariables}, or to fail clearly on a route that lifeline does not cover.
  *
  * @throws TypeError naming the route when no lifeline middleware ran before it.
  */
 export function ctxOf(c: HonoContext): Context {
-  const ctx = (c?.var as Partial<LifelineVariables> | undefined)?.ctx;
+  const ctx = typeof c?.get === "function" ? ((c.get as (key: string) => unknown)("ctx") as Context | undefined) : undefined;
   if (ctx === undefined) {
     const where = c?.req === undefined ? String(c) : `${c.req.method} ${c.req.path}`;
     throw new TypeError(`ctxOf: ${where} has no ctx: register lifeline(contexts) from @lifeline/http/hono before this route (app.use(lifeline(contexts)))`);
@@ -163,7 +164,7 @@ export function errorHandler(contexts: HttpContexts): ErrorHandler<LifelineEnv> 
       const res = error.getResponse();
       return c.newResponse(res.body, res);
     }
-    const ctx = (c.var as Partial<LifelineVariables>).ctx;
+    const ctx = (c.get as (key: string) => unknown)("ctx") as Context | undefined;
     const clientStatus = clientError(error);
     if (clientStatus !== undefined) return c.text(error.message, clientStatus as 400);
     if (ctx === undefined) {
