@@ -19,7 +19,7 @@ import {
   type Context,
 } from "@lifeline/core";
 import { ClientDisconnectedError, RequestTimeoutError, ResponseCompleted, ServerShutdownError } from "./errors.js";
-import { incomingBudget } from "./timeout-header.js";
+import { incomingBudget, rawBudget } from "./timeout-header.js";
 import { answer } from "./internal/settle.js";
 
 /** HttpContextOptions configure {@link HttpContexts}. */
@@ -270,7 +270,8 @@ export class HttpContexts {
     const r = res as ServerResponse;
     const socket = h1.socket as (Socket & { server?: unknown }) | null;
     if (socket !== null && socket.server !== this.#lastServer) this.#adopt(socket.server, socket);
-    return this.#begin(h1.headers, h1.method ?? "GET", h1.url ?? "/", r, H1, socket, null, route, r.destroyed || socket?.destroyed === true, answer, target);
+    // rawHeaders, not headers: Node builds req.headers on its first read, which a bare handler may never make.
+    return this.#begin(h1.rawHeaders, h1.method ?? "GET", h1.url ?? "/", r, H1, socket, null, route, r.destroyed || socket?.destroyed === true, answer, target);
   }
 
   /** beginStream is {@link begin} for the raw HTTP/2 stream API (`server.on("stream")`): a reset stream is a disconnect. */
@@ -358,7 +359,7 @@ export class HttpContexts {
   }
 
   #begin(
-    headers: IncomingHttpHeaders | H2Headers,
+    headers: IncomingHttpHeaders | H2Headers | readonly string[],
     method: string,
     url: string,
     res: Responder,
@@ -384,7 +385,7 @@ export class HttpContexts {
     let timeout = route?.timeoutMs ?? this.#timeoutMs;
     let source: "server" | "header" = "server";
     if (this.#trustHeader) {
-      const budget = incomingBudget(headers as Record<string, string | string[] | undefined>);
+      const budget = Array.isArray(headers) ? rawBudget(headers as readonly string[]) : incomingBudget(headers as Record<string, string | string[] | undefined>);
       if (budget !== undefined) {
         // The caller's budget only ever shortens the server's own timeout; with none, it is capped at maxTimeoutMs.
         const allowed = Math.min(budget, Number.isFinite(timeout) ? Infinity : this.#maxTimeoutMs) - this.#marginMs;
