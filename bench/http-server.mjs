@@ -54,12 +54,20 @@ async function make() {
     case "hono": {
       const { Hono } = await import("hono");
       const { createAdaptorServer } = await import("@hono/node-server");
-      const { lifeline, ctxOf } = await import("@lifeline/http/hono");
+      const { fetchHandler, lifeline, ctxOf } = await import("@lifeline/http/hono");
       const app = new Hono();
+      if (variant === "fetch") {
+        app.get("/", (c) => c.text(ctxOf(c).err() === undefined ? BODY : "late\n"));
+        return createAdaptorServer({ fetch: fetchHandler(contexts, app.fetch) });
+      }
       if (ours) {
         app.use(lifeline(contexts));
         app.get("/", (c) => c.text(ctxOf(c).err() === undefined ? BODY : "late\n"));
-      } else app.get("/", (c) => c.text(BODY));
+      } else {
+        // For comparison runs: what any middleware costs in Hono (it leaves Hono's one-handler fast path).
+        if (variant === "mw") app.use((_c, next) => next());
+        app.get("/", (c) => c.text(BODY));
+      }
       return createAdaptorServer({ fetch: app.fetch });
     }
     default:

@@ -21,7 +21,14 @@ const FRAMEWORKS = [
   { key: "node", name: "node:http", peer: "plain (req, res) listener", how: "HttpContexts.handler" },
   { key: "express", name: "Express 5", peer: "same app without lifeline", how: "app.use(lifeline(contexts))" },
   { key: "fastify", name: "Fastify 5", peer: "same app without lifeline", how: "register(lifeline, { contexts })" },
-  { key: "hono", name: "Hono 4 (@hono/node-server)", peer: "same app without lifeline", how: "app.use(lifeline(contexts))" },
+  {
+    key: "hono",
+    name: "Hono 4 (@hono/node-server)",
+    peer: "same app without lifeline",
+    how: "app.use(lifeline(contexts))",
+    // Any Hono middleware takes a route off Hono's one-handler fast path; fetchHandler makes the ctx below Hono.
+    also: { variant: "fetch", how: "fetchHandler(contexts, app.fetch)" },
+  },
 ];
 
 const median = (xs) => {
@@ -81,13 +88,20 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
     row({ bench: "h. requests/s", ours: "not measured: wrk is not installed (scripts/install-wrk.sh needs root and Debian's packages)", peer: "", peerValue: "", ratio: "", target: "≥ 95% of bare", result: "MISS", go: "" });
   } else {
     const servers = [];
-    for (const f of FRAMEWORKS) servers.push({ f, bare: await startServer(f.key, "bare"), ours: await startServer(f.key, "ours") });
+    for (const f of FRAMEWORKS) {
+      const s = { f, variants: ["bare", "ours"], bare: await startServer(f.key, "bare"), ours: await startServer(f.key, "ours") };
+      if (f.also !== undefined) {
+        s.variants.push("also");
+        s.also = await startServer(f.key, f.also.variant);
+      }
+      servers.push(s);
+    }
     const t0 = performance.now();
-    for (const s of servers) for (const v of ["bare", "ours"]) load(wrk, s[v].url, 1); // warm-up: JIT, pools
-    const got = servers.map(() => ({ bare: [], ours: [] }));
+    for (const s of servers) for (const v of s.variants) load(wrk, s[v].url, 1); // warm-up: JIT, pools
+    const got = servers.map(() => ({ bare: [], ours: [], also: [] }));
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < servers.length; k++) {
-        const order = round % 2 ? ["ours", "bare"] : ["bare", "ours"];
+        const order = round % 2 ? [...servers[k].variants].reverse() : servers[k].variants;
         for (const v of order) {
           const before = (await servers[k][v].ask("cpu")).cpuUs;
           const r = load(wrk, servers[k][v].url, runSeconds);
@@ -101,29 +115,29 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
     const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
     for (let k = 0; k < servers.length; k++) {
       const { f } = servers[k];
-      const stats = (await servers[k].ours.ask("stats")).stats;
-      check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
       const bare = median(got[k].bare.map((x) => x.rps));
-      const ours = median(got[k].ours.map((x) => x.rps));
       const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
-      const oursCpu = median(got[k].ours.map((x) => x.cpuUs));
-      const share = ours / bare;
-      row({
-        bench: `h. ${f.name}: requests/s, ${f.how}`,
-        ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
-        peer: f.peer,
-        peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(1)} µs CPU/req)`,
-        ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${oursCpu >= bareCpu ? "+" : "−"}${Math.abs(oursCpu - bareCpu).toFixed(1)} µs/req`,
-        target: "≥ 95% of bare",
-        result: verdict(share >= 0.95),
-        go: "",
-      });
-      console.error(`    raw ${f.key}: bare ${got[k].bare.map((x) => `${x.rps.toFixed(0)}/${x.cpuUs.toFixed(1)}`).join(" ")} | ours ${got[k].ours.map((x) => `${x.rps.toFixed(0)}/${x.cpuUs.toFixed(1)}`).join(" ")} (req/s / µs CPU per req)`);
+      for (const v of servers[k].variants.slice(1)) {
+        const stats = (await servers[k][v].ask("stats")).stats;
+        check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        const ours = median(got[k][v].map((x) => x.rps));
+        const oursCpu = median(got[k][v].map((x) => x.cpuUs));
+        const share = ours / bare;
+        row({
+          bench: `h. ${f.name}: requests/s, ${v === "also" ? f.also.how : f.how}`,
+          ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
+          peer: f.peer,
+          peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(1)} µs CPU/req)`,
+          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${oursCpu >= bareCpu ? "+" : "−"}${Math.abs(oursCpu - bareCpu).toFixed(1)} µs/req`,
+          target: "≥ 95% of bare",
+          result: verdict(share >= 0.95),
+          go: "",
+        });
+      }
+      const raw = (v) => got[k][v].map((x) => `${x.rps.toFixed(0)}/${x.cpuUs.toFixed(1)}`).join(" ");
+      console.error(`    raw ${f.key}: ${servers[k].variants.map((v) => `${v} ${raw(v)}`).join(" | ")} (req/s / µs CPU per req)`);
     }
-    for (const s of servers) {
-      s.bare.stop();
-      s.ours.stop();
-    }
+    for (const s of servers) for (const v of s.variants) s[v].stop();
   }
   await disconnects({ row, check, verdict });
 }
@@ -212,9 +226,10 @@ export const httpNotes = [
   "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
   "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
   "  by scripts/install-wrk.sh), so the generator is not the bottleneck. Runs of 1 s, interleaved (alternating which",
-  "  goes first), 5 rounds, medians. CPU µs/req is the server process's user + system CPU (GC included) per request",
-  "  answered. On a shared 2-CPU machine wrk and the server each take one CPU: other load moves both columns, so",
-  "  read them together; the raw per-round figures are printed on stderr.",
+  "  goes first), 5 rounds, medians; Hono is measured with the middleware and with fetchHandler. CPU µs/req is the",
+  "  server process's user + system CPU (GC included) per request answered. On a shared 2-CPU machine wrk and the",
+  "  server each take one CPU: other load moves both columns, so read them together; the raw per-round figures are",
+  "  printed on stderr.",
   "- h. Disconnect latency: the client waits for the response headers (the handler runs and flushed them), reads",
   "  `process.hrtime.bigint()` and destroys its socket; the servers read the same clock (CLOCK_MONOTONIC, shared by",
   "  the two processes on Linux) when ours sees its ctx ended (in the `afterFunc(ctx, f)` callback, one microtask",

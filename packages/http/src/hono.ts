@@ -20,9 +20,21 @@ export type LifelineVariables = {
  * into your own (`{ Bindings: …; Variables: LifelineVariables & MyVariables }`).
  */
 export type LifelineEnv = {
-  Bindings: HttpBindings | Http2Bindings;
+  Bindings: (HttpBindings | Http2Bindings) & LifelineBindings;
   Variables: LifelineVariables;
 };
+
+/** LifelineBindings is what {@link fetchHandler} adds to `c.env`: the request's ctx, `c.env.ctx`. */
+export type LifelineBindings = {
+  /** ctx is the request's context, made by {@link fetchHandler} before Hono routed the request. */
+  ctx?: Context;
+};
+
+/** ctxIn returns the ctx lifeline gave this request: the middleware's `c.get("ctx")`, else fetchHandler's `c.env.ctx`. */
+function ctxIn(c: HonoContext): Context | undefined {
+  // c.get, not c.var: Hono builds a new object from its variables on every read of c.var.
+  return ((c.get as (key: string) => unknown)("ctx") as Context | undefined) ?? (c.env as LifelineBindings | undefined)?.ctx;
+}
 
 function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
   const env = c.env as Partial<HttpBindings> | undefined;
@@ -59,9 +71,10 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
   checkRoute("lifeline", route);
   return async function lifeline(c, next) {
     const { incoming, outgoing } = bindings(c);
-    // c.get, not c.var: Hono builds a new object from its variables on every read of c.var.
-    if ((c.get as (key: string) => unknown)("ctx") !== undefined) {
+    const existing = ctxIn(c);
+    if (existing !== undefined) {
       if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
+      c.set("ctx", existing); // fetchHandler's, under the middleware's name too
       return next();
     }
     const ctx = contexts.begin(incoming, outgoing, route);
@@ -81,6 +94,48 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
       c.res = new Response(cut(ctx, contexts, outgoing, body), init);
     }
   };
+}
+
+type Fetch = (request: Request, env: never) => Response | Promise<Response>;
+
+/**
+ * fetchHandler returns `fetch` wrapped for @hono/node-server: every request gets its context before Hono routes
+ * it, `c.env.ctx` (or `ctxOf(c)`), made by `contexts.begin(incoming, outgoing, route)`, with the same
+ * guarantees as {@link lifeline}'s: it ends when the client leaves, when the response has been fully sent, at
+ * the deadline (a 503 if nothing was sent, and node-server is told not to write the late response), or when
+ * `contexts.shutdown` gives up waiting; a streamed body that stops with the request's own stop is cut the way
+ * a client that left cuts it.
+ *
+ * Use it for the app-wide ctx: `createAdaptorServer({ fetch: fetchHandler(contexts, app.fetch) })`. Unlike a
+ * middleware it costs Hono nothing: any middleware takes a route off Hono's one-handler fast path (measured
+ * with wrk: an empty `app.use((c, next) => next())` costs about as much CPU per request as lifeline's whole
+ * work). The ctx exists before routing, so a route cannot give it another deadline (`lifeline(contexts,
+ * { timeoutMs })` on it fails the request with a TypeError): a route that needs a shorter one narrows it with
+ * `withTimeout(ctx, ms)`, or the server passes `route` here for all. Requests without a node response (a
+ * WebSocket upgrade) pass through untouched.
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts} or `fetch` is not a function.
+ */
+export function fetchHandler<F extends Fetch>(contexts: HttpContexts, fetch: F, route?: RouteOptions): F {
+  checkContexts("fetchHandler", contexts);
+  checkRoute("fetchHandler", route);
+  if (typeof fetch !== "function") throw new TypeError(`fetchHandler: fetch must be a function, got ${typeof fetch}`);
+  return function lifelineFetch(request: Request, env: (HttpBindings | Http2Bindings) & LifelineBindings) {
+    const outgoing = env?.outgoing as HttpBindings["outgoing"] | Http2Bindings["outgoing"] | undefined;
+    if (outgoing === undefined || env.incoming === undefined) return fetch(request, env as never);
+    const ctx = contexts.begin(env.incoming, outgoing, route);
+    env.ctx = ctx;
+    const res = fetch(request, env as never);
+    return res instanceof Promise ? res.then((r) => settled(ctx, contexts, outgoing, r)) : settled(ctx, contexts, outgoing, res);
+  } as unknown as F;
+}
+
+/** settled is what lifeline's middleware does after the handler, for a response fetchHandler is about to return. */
+function settled(ctx: Context, contexts: HttpContexts, outgoing: HttpBindings["outgoing"] | Http2Bindings["outgoing"], res: Response): Response {
+  if (outgoing.headersSent) return RESPONSE_ALREADY_SENT; // the deadline's 503 went out on the node response
+  const body = streamBody(res);
+  if (body === undefined) return res;
+  return new Response(cut(ctx, contexts, outgoing, body), { status: res.status, headers: res.headers });
 }
 
 /**
@@ -131,16 +186,17 @@ function cut(ctx: Context, contexts: HttpContexts, outgoing: HttpBindings["outgo
 }
 
 /**
- * ctxOf returns the request's context, `c.get("ctx")`, set by {@link lifeline}. Use it on an app whose env does
+ * ctxOf returns the request's context, set by {@link lifeline} (`c.get("ctx")`) or {@link fetchHandler}
+ * (`c.env.ctx`). Use it on an app whose env does
  * not declare {@link LifelineVariables}, or to fail clearly on a route that lifeline does not cover.
  *
  * @throws TypeError naming the route when no lifeline middleware ran before it.
  */
 export function ctxOf(c: HonoContext): Context {
-  const ctx = typeof c?.get === "function" ? ((c.get as (key: string) => unknown)("ctx") as Context | undefined) : undefined;
+  const ctx = typeof c?.get === "function" ? ctxIn(c) : undefined;
   if (ctx === undefined) {
     const where = c?.req === undefined ? String(c) : `${c.req.method} ${c.req.path}`;
-    throw new TypeError(`ctxOf: ${where} has no ctx: register lifeline(contexts) from @lifeline/http/hono before this route (app.use(lifeline(contexts)))`);
+    throw new TypeError(`ctxOf: ${where} has no ctx: register lifeline(contexts) from @lifeline/http/hono before this route (app.use(lifeline(contexts))), or serve the app with fetchHandler(contexts, app.fetch)`);
   }
   return ctx;
 }
@@ -164,7 +220,7 @@ export function errorHandler(contexts: HttpContexts): ErrorHandler<LifelineEnv> 
       const res = error.getResponse();
       return c.newResponse(res.body, res);
     }
-    const ctx = (c.get as (key: string) => unknown)("ctx") as Context | undefined;
+    const ctx = ctxIn(c);
     const clientStatus = clientError(error);
     if (clientStatus !== undefined) return c.text(error.message, clientStatus as 400);
     if (ctx === undefined) {
