@@ -2,7 +2,10 @@
 // or JIT lands in its samples. Driven over IPC:
 //
 //   node bench/http-server.mjs <framework> <variant>   framework: node | express | fastify | hono
-//                                                       variant:   bare (the app alone) | ours (with lifeline)
+//                                                       variant:   bare (the app alone) | ours (with lifeline);
+//                                                       hono also fetch (fetchHandler); for comparison runs,
+//                                                       fastify hook (an empty onRequest hook), hono mw (an
+//                                                       empty middleware), both without lifeline
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
 //     on { cmd: "stats" } answers the lifeline counters (ours only).
 //
