@@ -40,7 +40,7 @@ export type SelectResult<C extends readonly SelectCase[]> = number extends C["le
  * @throws TypeError if `channel` is neither a Channel (or a context's done channel) nor null.
  */
 export function recv<T>(channel: ReceiveChannel<T> | null): RecvCase<T> {
-  if (channel === null) return { op: "recv", channel: null };
+  if (channel === null) return { op: "recv", channel };
   if (channel instanceof DoneView && channel.channel instanceof Channel) {
     // A task context's done channel: select on the real channel, and remember whose it is.
     return { op: "recv", channel: channel.channel, task: channel.task } as RecvCase<T>;
@@ -57,7 +57,7 @@ export function recv<T>(channel: ReceiveChannel<T> | null): RecvCase<T> {
  * @throws TypeError if `channel` is neither a Channel nor null, or is receive-only.
  */
 export function send<T>(channel: SendChannel<T> | null, value: T): SendCase<T> {
-  if (channel === null) return { op: "send", channel: null, value };
+  if (channel === null) return { op: "send", channel, value };
   if (!(channel instanceof Channel)) throw new TypeError(`send: channel must be a Channel or null, got ${describe(channel)}`);
   if (channel.readOnly) throw new TypeError("send: this channel is receive-only (a context's done channel or a timer)");
   return { op: "send", channel, value };

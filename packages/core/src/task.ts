@@ -189,9 +189,12 @@ export class Task<T> implements PromiseLike<T>, Listener {
   /** stack is where go() was called, when stacks are captured ({@link captureTaskStacks}); else undefined. */
   readonly stack: string | undefined;
   #state: TaskState = "running";
-  // The waits in progress, oldest first, by identity: a task may park on several at once (Promise.all of two recvs).
-  readonly #waits: object[] = [];
-  readonly #whats: string[] = []; // what each wait is: `chan recv`…
+  // The waits in progress, oldest first, by identity: a task may park on several at once (Promise.all of two
+  // recvs). The oldest is in #wait/#what (no allocation for the common single wait), the others in #more as
+  // [wait, what] pairs laid flat.
+  #wait: object | null = null;
+  #what = "";
+  #more: (object | string)[] | null = null;
   #since: number;
   #observed = false;
   readonly #promise: Promise<T>;
@@ -223,8 +226,10 @@ export class Task<T> implements PromiseLike<T>, Listener {
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
     // tracker that follows async context runs the start as the task's, so it can name the task of any wait.
-    const start = (): Promise<T> => Promise.resolve(this.ctx).then(fn);
-    this.#promise = tracker?.run !== undefined ? tracker.run(this, start) : start();
+    this.#promise =
+      tracker?.run !== undefined
+        ? tracker.run(this, () => Promise.resolve(this.ctx).then(fn))
+        : Promise.resolve(this.ctx).then(fn);
     this.#settled = this.#promise.then(
       () => this.#finish(),
       (error: unknown) => this.#fail(error),
@@ -242,8 +247,12 @@ export class Task<T> implements PromiseLike<T>, Listener {
    * when it is not blocked.
    */
   get blockedOn(): string | undefined {
-    const whats = this.#whats;
-    return whats.length === 0 ? undefined : whats.join(", ");
+    if (this.#wait === null) return undefined;
+    const more = this.#more;
+    if (more === null || more.length === 0) return this.#what;
+    let all = this.#what;
+    for (let i = 1; i < more.length; i += 2) all += `, ${more[i] as string}`;
+    return all;
   }
 
   /** since is when the task entered its current state (epoch ms on the monotonic clock, as {@link Task.createdAt}). */
@@ -281,8 +290,12 @@ export class Task<T> implements PromiseLike<T>, Listener {
    */
   block(wait: object, what: string): boolean {
     if (this.#state === "done") return false;
-    this.#waits.push(wait);
-    this.#whats.push(what);
+    if (this.#wait === null) {
+      this.#wait = wait;
+      this.#what = what;
+    } else {
+      (this.#more ??= []).push(wait, what);
+    }
     if (this.#state !== "blocked") {
       this.#state = "blocked";
       this.#since = monoNow();
@@ -292,17 +305,22 @@ export class Task<T> implements PromiseLike<T>, Listener {
 
   /** @internal unblock records that `wait` is over; the task runs again when no other wait is pending. */
   unblock(wait: object): void {
-    const waits = this.#waits;
-    // The common case, one wait: no search.
-    const i = waits.length === 1 && waits[0] === wait ? 0 : waits.indexOf(wait);
-    if (i < 0) return;
-    if (waits.length === 1) {
-      waits.length = this.#whats.length = 0;
+    const more = this.#more;
+    if (this.#wait === wait) {
+      // The oldest is over: the next oldest, if any, takes its place.
+      if (more === null || more.length === 0) {
+        this.#wait = null;
+        this.#what = "";
+      } else {
+        this.#wait = more.shift() as object;
+        this.#what = more.shift() as string;
+      }
     } else {
-      waits.splice(i, 1);
-      this.#whats.splice(i, 1);
+      const i = more === null ? -1 : more.indexOf(wait);
+      if (i < 0) return;
+      more!.splice(i, 2);
     }
-    if (waits.length === 0 && this.#state === "blocked") {
+    if (this.#wait === null && this.#state === "blocked") {
       this.#state = "running";
       this.#since = monoNow();
     }
@@ -312,7 +330,8 @@ export class Task<T> implements PromiseLike<T>, Listener {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#state = "done";
-    this.#waits.length = this.#whats.length = 0;
+    this.#wait = this.#more = null;
+    this.#what = "";
     this.#since = monoNow();
     unregister(this as Task<unknown>);
   }
