@@ -25,3 +25,9 @@ export {
   type TaskStoppedHandler,
   type SlowStopper,
 } from "./time-to-stop.js";
+export {
+  withVirtualClock,
+  installVirtualClock,
+  type VirtualClock,
+  type VirtualClockOptions,
+} from "./virtual-clock.js";
