@@ -6,7 +6,12 @@ import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
 import { tracker, type TrackKind } from "./track.js";
 
-/** TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one), or `done`. */
+/**
+ * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
+ * {@link Task.blockedOn} lists them), or `done` (for good: a later wait on its context is not the task's).
+ * A wait belongs to the task whose context it was made with (or whose done channel a select waits on); when
+ * an installed tracker follows async context (`@lifeline/testing`'s does), to the task whose code made it.
+ */
 export type TaskState = "running" | "blocked" | "done";
 
 /** TaskOptions name a task for the registry, the task dump and failure reports. */

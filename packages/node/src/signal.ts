@@ -1,5 +1,5 @@
 import { constants } from "node:os";
-import { isContext, withCancelCause, type CancelFunc, type Context, type Key, type ReceiveChannel } from "@lifeline/core";
+import { isContext, withCancelCause, type CancelFunc, type Context } from "@lifeline/core";
 
 /** SignalReceivedError is the cause of a {@link notifyContext} context that a signal ended. */
 export class SignalReceivedError extends Error {
@@ -32,37 +32,6 @@ function describe(value: unknown): string {
 const UNCATCHABLE = new Set(["SIGKILL", "SIGSTOP"]);
 
 /**
- * SignalCtx is the context notifyContext returns: its cancel context under another name, printed as Go prints
- * a NotifyContext. Every method is the inner context's, so it ends, derives and carries values exactly as it.
- */
-class SignalCtx implements Context {
-  readonly #inner: Context;
-  readonly #name: string;
-  constructor(ctx: Context, parent: Context, signals: readonly NodeJS.Signals[]) {
-    this.#inner = ctx;
-    this.#name = `signal.NotifyContext(${String(parent)}, [${signals.join(" ")}])`;
-  }
-  deadline(): number | undefined {
-    return this.#inner.deadline();
-  }
-  done(): ReceiveChannel<never> {
-    return this.#inner.done();
-  }
-  err(): Error | undefined {
-    return this.#inner.err();
-  }
-  value<T>(key: Key<T>): T | undefined {
-    return this.#inner.value(key);
-  }
-  get signal(): AbortSignal {
-    return this.#inner.signal;
-  }
-  toString(): string {
-    return this.#name;
-  }
-}
-
-/**
  * notifyContext returns a child of `parent` that ends with Canceled when one of `options.signals` (default
  * SIGINT, SIGTERM) arrives, with a {@link SignalReceivedError} naming the signal as its cause (Go's
  * `signal.NotifyContext`). While it is installed, those signals no longer kill the process: the program
@@ -89,7 +58,7 @@ export function notifyContext(parent: Context, options: NotifyOptions = {}): [ct
     if (UNCATCHABLE.has(s)) throw new TypeError(`notifyContext: ${s} cannot be caught by a process`);
   }
   const exitOnSecond = options.exitOnSecond ?? true;
-  const [inner, cancel] = withCancelCause(parent);
+  const [ctx, cancel] = withCancelCause(parent);
   let caught = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (!caught) {
@@ -123,5 +92,10 @@ export function notifyContext(parent: Context, options: NotifyOptions = {}): [ct
     remove();
     cancel();
   };
-  return [new SignalCtx(inner, parent, signals), stop];
+  // Printed as Go prints a NotifyContext. The context stays core's own cancel context (so everything core does
+  // with its contexts — joining the cancel tree, holding a deadline above it for a blocked wait — works as for
+  // any other); only this one instance's toString is its own.
+  const name = `signal.NotifyContext(${String(parent)}, [${signals.join(" ")}])`;
+  Object.defineProperty(ctx, "toString", { value: () => name, enumerable: false });
+  return [ctx, stop];
 }

@@ -142,6 +142,26 @@ describe("notifyContext", () => {
     }
   });
 
+  it("is core's own cancel context: a wait under it holds a deadline set above it (the process waits for it)", async () => {
+    const code = `import { background, Channel, DeadlineExceeded, withCancel, withTimeout } from ${JSON.stringify(core)};
+import { notifyContext } from ${JSON.stringify(node)};
+const [timed] = withTimeout(background(), 150);
+const [ctx, stop] = notifyContext(timed);
+const [child] = withCancel(ctx);
+console.log("before");
+const err = await new Channel().recv(child).catch((e) => e);
+console.log("after", err === DeadlineExceeded ? "deadline" : String(err));
+stop();`;
+    const p = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
+    let out = "";
+    let err = "";
+    p.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    p.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    const [status] = (await once(p, "close")) as [number | null];
+    assert.equal(status, 0, `exited before the deadline (${status}): ${out} ${err}`);
+    assert.equal(out.trim(), "before\nafter deadline");
+  });
+
   it("does not exit on the first signal when its parent had already ended; only a real second exits", async () => {
     const r = await child(
       `const [parent, cancel] = (await import(${JSON.stringify(core)})).withCancel(background());
