@@ -28,7 +28,7 @@ export interface Clock {
 
 /** The platform's clock: `Date.now`, `setTimeout`, `clearTimeout`. */
 const platform: Clock = {
-  now: Date.now,
+  now: () => Date.now(), // read at each call: fake timers that replace Date (node:test mock.timers, Vitest) drive it
   setTimer: (fire, ms, arg) => setTimeout(fire, ms, arg),
   clearTimer: (timer) => clearTimeout(timer as Parameters<typeof clearTimeout>[0]),
 };
