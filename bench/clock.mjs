@@ -13,9 +13,21 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-/** The last commit before the seam (the merge of core9 into vclock, 6a9d8a9). */
-const BEFORE = "6a9d8a9";
 const root = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * before returns the commit just before the seam: the parent of the oldest commit that added setClock to
+ * internal/clock.ts (found by content, so it survives a rebase or a squash), or undefined without git history.
+ */
+function beforeCommit() {
+  try {
+    const git = (...args) => execFileSync("git", ["-C", root, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const added = git("log", "--format=%H", "-S", "export function setClock", "--", "packages/core/src/internal/clock.ts").split("\n").pop();
+    return added ? git("rev-parse", "--short", `${added}^`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 async function bundle(srcDir, outFile) {
   const esbuild = await import("esbuild");
@@ -25,19 +37,21 @@ async function bundle(srcDir, outFile) {
 
 /** cores returns { before, after } (before undefined when the commit is not in this checkout) and a cleanup. */
 async function cores() {
+  const BEFORE = beforeCommit();
   const dir = mkdtempSync(join(tmpdir(), "lifeline-bench-clock-"));
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     const after = await bundle(join(root, "packages/core/src"), join(dir, "after.mjs"));
     let before;
     try {
+      if (BEFORE === undefined) throw new Error("no history");
       const tar = execFileSync("git", ["-C", root, "archive", BEFORE, "packages/core/src"], { stdio: ["ignore", "pipe", "ignore"], maxBuffer: 64 << 20 });
       execFileSync("tar", ["-x", "-C", dir], { input: tar });
       before = await bundle(join(dir, "packages/core/src"), join(dir, "before.mjs"));
     } catch {
       before = undefined; // a shallow clone without that commit: only "after" is measured
     }
-    return { before, after, cleanup };
+    return { before, after, cleanup, BEFORE };
   } catch (error) {
     cleanup();
     throw error;
@@ -114,7 +128,7 @@ const CASES = [
 /** benchClock runs the section; `report` is bench/run.mjs's { section, row, verdict } or the standalone printer. */
 export async function benchClock({ section, row, verdict }) {
   section("clock. the time seam (virtual-clock support) with no virtual clock installed: before vs after, ns/op");
-  const { before, after, cleanup } = await cores();
+  const { before, after, cleanup, BEFORE } = await cores();
   try {
     for (const c of CASES) {
       const list = before === undefined ? [after] : [after, before];
@@ -136,10 +150,10 @@ export async function benchClock({ section, row, verdict }) {
 }
 
 export const clockNotes = [
-  `- clock: both cores are bundled by esbuild from source in this run: "before" is packages/core/src at ${BEFORE} (git`,
-  "  archive; skipped in a clone without it), \"after\" the working tree. 15 interleaved samples, order alternating,",
-  "  median. The ≤ +10% target is the margin of this machine's noise, not a measured cost: the seam is one property",
-  "  read of the installed clock per time read or timer armed.",
+  "- clock: both cores are bundled by esbuild from source in this run: \"before\" is packages/core/src at the parent of",
+  "  the commit that added setClock (git archive; skipped in a clone without that history), \"after\" the working",
+  "  tree. 15 interleaved samples, order alternating, median. The ≤ +10% target is the margin of this machine's noise,",
+  "  not a measured cost: the seam is one property read of the installed clock per time read or timer armed.",
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
