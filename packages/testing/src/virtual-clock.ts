@@ -85,7 +85,9 @@ export interface VirtualClock {
    * channel, select, sleep, semaphore or WaitGroup, a context's done — and nothing lifeline tracks is due.
    * A task awaiting a promise lifeline did not make (real I/O, a plain promise) or in `blockOn` (a thread, a
    * process) is not blocked in that sense: wait keeps waiting until it parks or ends. It never moves the
-   * time, and it does not time out: a task that never parks keeps it pending.
+   * time, and it does not time out: a task that never parks keeps it pending. It does not look at what a
+   * parked task waits for: one parked on a context whose deadline was armed before installation (a real
+   * timer) counts as blocked, though real time will release it.
    */
   wait(): Promise<void>;
   /**

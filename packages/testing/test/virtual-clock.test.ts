@@ -16,6 +16,8 @@ import {
   withDeadline,
   withTimeout,
   workerPool,
+  Semaphore,
+  WaitGroup,
   type Context,
 } from "@lifeline/core";
 import { assertNoLeaks, installVirtualClock, withVirtualClock, type VirtualClock } from "@lifeline/testing";
@@ -219,6 +221,36 @@ describe("VirtualClock.wait", () => {
       cancel();
       await assert.rejects(Promise.resolve(sleeper));
       await assert.rejects(Promise.resolve(receiver));
+    });
+  });
+
+  it("counts tasks parked on a WaitGroup, a Semaphore and a sleep(0) due now as blocked once the sleep has fired", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withCancel(background());
+      const wg = new WaitGroup();
+      wg.add(1);
+      const sem = new Semaphore(1);
+      await sem.acquire(ctx);
+      const t0 = clock.now();
+      const waiter = go(ctx, (ctx) => wg.wait(ctx));
+      const acquirer = go(ctx, (ctx) => sem.acquire(ctx));
+      const napper = go(ctx, async (ctx) => {
+        await sleep(ctx, 0); // due now: fires with no advance
+        await sleep(ctx, 10);
+      });
+      await clock.wait();
+      assert.equal(waiter.blockedOn?.startsWith("WaitGroup"), true, waiter.blockedOn);
+      assert.equal(acquirer.state, "blocked");
+      assert.equal(napper.blockedOn, "sleep 10ms", "the sleep(0) fired by itself, the task parked on the next");
+      assert.equal(clock.now(), t0);
+      wg.done();
+      await waiter;
+      sem.release();
+      await acquirer;
+      sem.release();
+      await clock.advance(10);
+      await napper;
+      cancel();
     });
   });
 
