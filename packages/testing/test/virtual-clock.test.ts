@@ -69,6 +69,20 @@ describe("withVirtualClock", () => {
     assert.ok(wholeMs < 1000, `a 30 s timeout took ${wholeMs} ms of wall time under the virtual clock`);
   });
 
+  it("ends a deadline beyond setTimeout's 2^31−1 ms (chained) exactly at its time, not a millisecond early", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withTimeout(background(), 2 ** 32);
+      await clock.advance(2 ** 31); // the first link of the chain fires here, and re-arms
+      assert.equal(ctx.err(), undefined);
+      await clock.advance(2 ** 31 - 1);
+      assert.equal(ctx.err(), undefined);
+      assert.equal(remaining(ctx), 1);
+      await clock.advance(1);
+      assert.equal(ctx.err(), DeadlineExceeded);
+      cancel();
+    });
+  });
+
   it("wakes a task blocked on a recv under a 2 s deadline when the clock passes it", async () => {
     await withVirtualClock(async (clock) => {
       const [ctx, cancel] = withTimeout(background(), 2_000);
