@@ -2,7 +2,7 @@
 //
 //   npm run bench                 # prints the table
 //   npm run bench -- --write      # also writes bench/RESULTS.md from this run
-//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h worker process jobs pg); never with --write
+//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h worker process jobs pg clock); never with --write
 //
 // Sections: a–d contexts and channels (issue 2), e bundle size, f tasks, errgroup, semaphore (issue 3),
 // g tracking overhead (issue 5), h HTTP on loopback (issues 4, 9: bench/http.mjs, load generator wrk),
@@ -949,7 +949,7 @@ if (enabled("h")) {
 
 // Worker threads and child processes (issue 11): their own files, run here as sections "worker" and "process".
 const extraNotes = [];
-for (const [name, file, fn, notes] of [["worker", "./worker.mjs", "benchWorker", "workerNotes"], ["process", "./process.mjs", "benchProcess", "processNotes"]]) {
+for (const [name, file, fn, notes] of [["worker", "./worker.mjs", "benchWorker", "workerNotes"], ["process", "./process.mjs", "benchProcess", "processNotes"], ["clock", "./clock.mjs", "benchClock", "clockNotes"]]) {
   if (!enabled(name)) continue;
   const m = await import(file);
   await m[fn]({ section, row, verdict });

@@ -1,4 +1,5 @@
 import { checkContext, type Context } from "./context.js";
+import { clock } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 import { Parked } from "./internal/parked.js";
 import { taskOf } from "./task.js";
@@ -30,9 +31,18 @@ export function blockOn<T>(ctx: Context, what: string, promise: PromiseLike<T>):
   // No ctx to end the wait (the caller settles it); ctx is only whose task and deadline the wait is about.
   wait.hold(ctx);
   wait.park(undefined, what, taskOf(ctx)); // eslint-disable-line lifeline/forward-context
+  // An installed virtual clock hears that a task waits on the outside world (a thread, a process), not on time.
+  const c = clock;
+  c.outside?.(1);
   promise.then(
-    (value) => wait.settle(value),
-    (error: unknown) => wait.fail(error),
+    (value) => {
+      c.outside?.(-1);
+      wait.settle(value);
+    },
+    (error: unknown) => {
+      c.outside?.(-1);
+      wait.fail(error);
+    },
   );
   return wait.promise;
 }

@@ -13,6 +13,7 @@ import {
 } from "./context.js";
 import { Canceled, DeadlineExceeded, DeadlineExceededError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
+import { now } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
 import { tracker } from "./track.js";
@@ -218,7 +219,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
     const alarm = new Alarm<CancelCtx>(deadline, onDeadline, this, false);
     this.#alarm = alarm;
     if (this.#err !== undefined) return;
-    if (deadline <= Date.now()) this.expire();
+    if (deadline <= now()) this.expire();
     else alarm.start();
   }
 
@@ -328,7 +329,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
         const due = this.#alarm!.due;
         // A Date spans ±8.64e15 ms; a deadline beyond it (withTimeout(ctx, Number.MAX_SAFE_INTEGER)) prints as a number.
         const at = Math.abs(due) <= 8.64e15 ? new Date(due).toISOString() : String(due);
-        return `${name}.WithDeadline(${at} [${Math.round(due - Date.now())}ms])`;
+        return `${name}.WithDeadline(${at} [${Math.round(due - now())}ms])`;
       }
       case KIND_SIGNAL:
         return `${name}.WithSignal`;
@@ -350,7 +351,7 @@ export function holdDeadline(ctx: Context | undefined): Alarm<CancelCtx> | undef
     const alarm = c instanceof CancelCtx ? c.alarm : undefined;
     if (alarm !== undefined) {
       if (c.err() !== undefined) return undefined;
-      alarm.hold();
+      alarm.hold(1);
       return alarm;
     }
   }

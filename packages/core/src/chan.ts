@@ -2,6 +2,7 @@ import { background } from "./cancel.js";
 import { checkContext, type Context } from "./context.js";
 import { ChannelClosedError } from "./errors.js";
 import { Alarm } from "./internal/alarm.js";
+import { now } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 import { Parked } from "./internal/parked.js";
 import type { Task } from "./task.js";
@@ -412,11 +413,11 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   deliverDue(): void {
     this.#due?.stop();
     this.#due = undefined;
-    this.put(new Date() as T);
+    this.put(new Date(now()) as T);
   }
 
   #poll(): void {
-    if (this.#due !== undefined && Date.now() >= this.#due.due) this.deliverDue();
+    if (this.#due !== undefined && now() >= this.#due.due) this.deliverDue();
   }
 }
 

@@ -1,6 +1,7 @@
 import { CancelCtx, KIND_CANCEL, KIND_DEADLINE, type CancelFunc } from "./cancel.js";
 import { checkContext, checkParent, type Context } from "./context.js";
 import { Canceled } from "./errors.js";
+import { now } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 
 function toEpochMs(fn: string, d: unknown): number {
@@ -80,7 +81,7 @@ export function withDeadlineCause(
  */
 export function withTimeout(parent: Context, ms: number): [ctx: Context, cancel: CancelFunc] {
   checkParent("withTimeout", parent);
-  return deadlineCtx(parent, Date.now() + toTimeoutMs("withTimeout", ms), undefined);
+  return deadlineCtx(parent, now() + toTimeoutMs("withTimeout", ms), undefined);
 }
 
 /**
@@ -91,7 +92,7 @@ export function withTimeout(parent: Context, ms: number): [ctx: Context, cancel:
  */
 export function withTimeoutCause(parent: Context, ms: number, cause: unknown): [ctx: Context, cancel: CancelFunc] {
   checkParent("withTimeoutCause", parent);
-  return deadlineCtx(parent, Date.now() + toTimeoutMs("withTimeoutCause", ms), cause);
+  return deadlineCtx(parent, now() + toTimeoutMs("withTimeoutCause", ms), cause);
 }
 
 /**
@@ -104,5 +105,5 @@ export function remaining(ctx: Context): number {
   checkContext("remaining", ctx);
   if (ctx.err() !== undefined) return 0;
   const d = ctx.deadline();
-  return d === undefined ? Infinity : Math.max(0, d - Date.now());
+  return d === undefined ? Infinity : Math.max(0, d - now());
 }

@@ -41,4 +41,6 @@ export { ErrGroup, withErrGroup } from "./errgroup.js";
 export { Semaphore } from "./semaphore.js";
 export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./pool.js";
 export { setTracker, type Tracker, type TrackKind } from "./track.js";
+// For test tools: a virtual clock (@lifeline/testing's withVirtualClock) drives every lifeline timer through it.
+export { setClock, type Clock } from "./internal/clock.js";
 export { blockOn } from "./block-on.js";

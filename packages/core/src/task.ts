@@ -24,7 +24,8 @@ export interface TaskOptions {
 export const taskKey: Key<Task<unknown>> = new Key("lifeline.task");
 
 let nextId = 1;
-let stacks = readDebugSwitch();
+// Pure: a bundle that never starts a task drops it.
+let stacks = /* @__PURE__ */ readDebugSwitch();
 // Live tasks, oldest first: an intrusive list, so spawn and finish cost no hashing and no allocation.
 let firstLive: Task<unknown> | null = null;
 let lastLive: Task<unknown> | null = null;

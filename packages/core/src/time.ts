@@ -2,6 +2,7 @@ import { CancelCtx, type Listener } from "./cancel.js";
 import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
 import { checkContext, type Context } from "./context.js";
 import { Alarm } from "./internal/alarm.js";
+import { now } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 import { Parked } from "./internal/parked.js";
 import { tracker } from "./track.js";
@@ -21,7 +22,7 @@ class Sleep extends Parked<void> {
   readonly #alarm: Alarm<Sleep> | undefined;
   constructor(ctx: Context, ms: number) {
     super();
-    this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(Date.now() + ms, wake, this, true);
+    this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(now() + ms, wake, this, true);
     this.#alarm?.start();
     this.park(ctx, `sleep ${ms}ms`);
   }
@@ -55,7 +56,7 @@ export function sleep(ctx: Context, ms: number): Promise<void> {
 export function after(ms: number): ReceiveChannel<Date> {
   checkMs("after", ms);
   const ch = receiveOnly(new Channel<Date>(1));
-  if (ms !== Infinity) ch.setDue(Date.now() + Math.max(0, ms));
+  if (ms !== Infinity) ch.setDue(now() + Math.max(0, ms));
   return ch;
 }
 
@@ -64,21 +65,28 @@ class Ticker implements Listener {
   nextSibling: Listener | null = null;
   attachedTo: CancelCtx | null = null;
   readonly channel = receiveOnly(new Channel<Date>(1));
-  readonly #interval: ReturnType<typeof setInterval>;
+  readonly ms: number;
+  // One alarm, moved on by `ms` at each tick: lifeline's one timer, so a virtual clock drives tickers too.
+  readonly alarm: Alarm<Ticker>;
   constructor(ms: number) {
-    this.#interval = setInterval(tick, ms, this.channel);
+    this.ms = ms;
+    (this.alarm = new Alarm<Ticker>(now() + ms, tick, this, true)).start();
     if (tracker !== undefined) tracker.begin("timer", this, `ticker ${ms}ms`);
   }
   ended(): void {
-    clearInterval(this.#interval);
+    this.alarm.stop();
     if (!this.channel.closed) this.channel.closeNow();
     if (tracker !== undefined) tracker.end(this);
   }
 }
 
-function tick(ch: Channel<Date>): void {
+function tick(t: Ticker, at: number): void {
+  // The next tick `ms` after this one fired, as setInterval does (on a virtual clock, exactly `ms` later). Armed
+  // before the send, so that anything the send sets off that ends the ticker also stops that alarm.
+  t.alarm.due = at + t.ms;
+  t.alarm.start();
   // Go's ticker drops ticks for a slow receiver rather than queueing them.
-  if (ch.canSend()) ch.put(new Date());
+  if (t.channel.canSend()) t.channel.put(new Date(at));
 }
 
 /**

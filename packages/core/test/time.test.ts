@@ -1,5 +1,5 @@
 import { after as afterAllTests, describe, it } from "node:test";
-import { assertNoLeaks } from "@lifeline/testing";
+import { assertNoLeaks, withVirtualClock } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
@@ -18,11 +18,6 @@ import {
 import { cancellable, endedContexts, exactly, runScript, track, typeErrorNaming } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
-
-/** letTimePass waits `ms` on a timer channel: for tests about time itself, never to synchronise. */
-async function letTimePass(ms: number): Promise<void> {
-  await after(ms).recv(background());
-}
 
 /**
  * exitsPromptly runs `body` (an ES module body; the package's exports are in scope as `L`) in a child node
@@ -45,14 +40,16 @@ describe("sleep", () => {
     assert.ok(Date.now() - start >= 20, `resolved after ${Date.now() - start} ms`);
   });
 
-  it("is still waiting before its time", async (t) => {
-    const [ctx, cancel] = cancellable(t);
-    const s = track(sleep(ctx, 60_000));
-    await letTimePass(5);
-    assert.equal(s.state, "pending");
-    cancel();
-    await nextTurn();
-    assert.equal(s.state, "rejected");
+  it("is still waiting a millisecond before its time, and resolves at it (virtual clock)", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withCancel(background());
+      const s = track(sleep(ctx, 60_000));
+      await clock.advance(59_999);
+      assert.equal(s.state, "pending");
+      await clock.advance(1);
+      cancel();
+      assert.equal(s.state, "fulfilled");
+    });
   });
 
   for (const ms of [0, -5, -Infinity]) {
@@ -143,15 +140,17 @@ describe("after", () => {
     });
   }
 
-  it("keeps its value for a receiver that comes after its time", async () => {
-    const start = Date.now();
-    const ch = after(5);
-    await letTimePass(15);
-    assert.equal(ch.length, 1);
-    const r = ch.tryRecv();
-    assert.ok(r !== undefined && r[0] instanceof Date);
-    assert.ok(r[0].getTime() - start >= 5);
-    assert.equal(ch.tryRecv(), undefined);
+  it("keeps its value, the time it was due, for a receiver that comes after its time (virtual clock)", async () => {
+    await withVirtualClock(async (clock) => {
+      const start = clock.now();
+      const ch = after(5);
+      await clock.advance(15);
+      assert.equal(ch.length, 1);
+      const r = ch.tryRecv();
+      assert.ok(r !== undefined && r[0] instanceof Date);
+      assert.equal(r[0].getTime() - start, 15, "nobody waited: the time is read when the value is first looked at");
+      assert.equal(ch.tryRecv(), undefined);
+    });
   });
 
   it("wins a select against a context that does not end", async (t) => {
@@ -195,39 +194,54 @@ describe("ticker", () => {
     assert.ok(times[0]! <= times[1]! && times[1]! <= times[2]!, `times ${times.join(", ")}`);
   });
 
-  it("drops ticks for a slow receiver: at most one waits in the channel", async (t) => {
-    const [ctx] = cancellable(t);
-    const ch = ticker(ctx, 2);
-    assert.equal(ch.capacity, 1);
-    await letTimePass(30); // room for many ticks
-    assert.equal(ch.length, 1);
-    const r = ch.tryRecv();
-    assert.ok(r !== undefined && r[0] instanceof Date);
-    assert.equal(ch.tryRecv(), undefined, "the other ticks were dropped, not queued");
-  });
-
-  it("stops and closes its channel when ctx ends, so for await ends", async () => {
-    const [ctx, cancel] = withCancel(background());
-    const ch = ticker(ctx, 2);
-    let n = 0;
-    for await (const v of ch) {
-      assert.ok(v instanceof Date);
-      if (++n === 3) cancel();
-    }
-    assert.ok(n === 3 || n === 4, `${n} ticks: at most one was buffered when ctx ended`);
-    assert.deepEqual(ch.tryRecv(), [undefined, false]);
-    await letTimePass(10);
-    assert.deepEqual(ch.tryRecv(), [undefined, false], "no tick after the end");
-  });
-
-  it("closes its channel when ctx's deadline passes", async () => {
-    const [ctx, cancel] = withTimeout(background(), 20);
-    try {
-      const ch = ticker(ctx, 60_000);
-      assert.deepEqual(await ch.recv(background()), [undefined, false]);
-    } finally {
+  it("drops ticks for a slow receiver: at most one waits in the channel (virtual clock)", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withCancel(background());
+      const start = clock.now();
+      const ch = ticker(ctx, 2);
+      assert.equal(ch.capacity, 1);
+      await clock.advance(30); // 15 ticks
+      assert.equal(ch.length, 1);
+      const r = ch.tryRecv();
+      assert.ok(r !== undefined && r[0] instanceof Date);
+      assert.equal(r[0].getTime() - start, 2, "the first tick is kept");
+      assert.equal(ch.tryRecv(), undefined, "the other ticks were dropped, not queued");
+      await clock.advance(2);
+      assert.equal(ch.tryRecv()?.[0]?.getTime(), start + 32, "ticking goes on, on schedule");
       cancel();
-    }
+    });
+  });
+
+  it("stops and closes its channel when ctx ends, so for await ends (virtual clock)", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withCancel(background());
+      const ch = ticker(ctx, 2);
+      let n = 0;
+      const loop = (async () => {
+        for await (const v of ch) {
+          assert.ok(v instanceof Date);
+          if (++n === 3) cancel();
+        }
+      })();
+      await clock.advance(10);
+      await loop;
+      assert.equal(n, 3, "every tick was received before the next; none after the end");
+      assert.deepEqual(ch.tryRecv(), [undefined, false]);
+      assert.equal(clock.pending, 0, "the ticker's timer is cleared");
+      await clock.advance(10);
+      assert.deepEqual(ch.tryRecv(), [undefined, false], "no tick after the end");
+    });
+  });
+
+  it("closes its channel when ctx's deadline passes (virtual clock)", async () => {
+    await withVirtualClock(async (clock) => {
+      const [ctx, cancel] = withTimeout(background(), 20);
+      const ch = ticker(ctx, 60_000);
+      const r = ch.recv(background());
+      await clock.advance(20);
+      assert.deepEqual(await r, [undefined, false]);
+      cancel();
+    });
   });
 
   for (const [name, make] of endedContexts) {

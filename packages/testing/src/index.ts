@@ -1,5 +1,5 @@
-// @lifeline/testing: the per-test leak check. Importing it installs the tracker (once): what lifeline makes
-// from then on is seen. The whole public API, on one screen.
+// @lifeline/testing: the per-test leak check, and the virtual clock. Importing it installs the tracker (once): what
+// lifeline makes from then on is seen. The whole public API, on one screen.
 export { TestScope, captureStacks } from "./tracker.js";
 export {
   leakCheck,
@@ -25,3 +25,9 @@ export {
   type TaskStoppedHandler,
   type SlowStopper,
 } from "./time-to-stop.js";
+export {
+  withVirtualClock,
+  installVirtualClock,
+  type VirtualClock,
+  type VirtualClockOptions,
+} from "./virtual-clock.js";

@@ -95,6 +95,11 @@ export const beginListeners: ((entry: Entry, subject: object) => void)[] = [];
 /** @internal */
 export const endListeners: ((subject: object, entry: Entry | undefined) => void)[] = [];
 
+/** @internal currentTask is the task whose code is running now, if any (the virtual clock's wait() skips it). */
+export function currentTask(): object | undefined {
+  return running.getStore();
+}
+
 /** @internal lastSeq is the seq of the newest entry so far. */
 export function lastSeq(): number {
   return seq;

@@ -92,6 +92,18 @@ describe("@lifeline/testing/vitest", () => {
     assert.match(m, /\(made \d+ms ago\)/);
   });
 
+  it("Vitest's fake timers drive lifeline's deadlines and sleep; withVirtualClock works under Vitest", async () => {
+    for (const title of [
+      "vi.useFakeTimers drives a 30 s withTimeout",
+      "vi.useFakeTimers drives sleep",
+      "withVirtualClock under Vitest: a task gives up after 2 s",
+    ]) {
+      const a = await test("fake-timers.vitest.ts", title);
+      assert.equal(a.status, "passed", `${title}: ${a.failureMessages.join("\n")}`);
+    }
+    assert.equal((await files()).get("fake-timers.vitest.ts")!.message, "", "the afterAll leak check passed");
+  });
+
   it("leakCheck on test.concurrent gives each test only its own leaks", async () => {
     const a = await test("wrapped.vitest.ts", "concurrent A leaks a ticker");
     assert.equal(a.status, "failed");

@@ -68,7 +68,7 @@ export abstract class Parked<T> implements Listener {
     this.#task?.unblock(this);
     const held = this.#holds;
     this.#holds = undefined;
-    if (held !== undefined) for (const a of held) a.release();
+    if (held !== undefined) for (const a of held) a.hold(-1);
     if (tracker !== undefined) tracker.end(this);
   }
 

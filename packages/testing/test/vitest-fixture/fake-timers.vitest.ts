@@ -1,0 +1,39 @@
+// Vitest's fake timers drive lifeline's clock (lifeline reads Date.now() and calls setTimeout at each use), and
+// @lifeline/testing's own virtual clock works under Vitest too. Every test here passes.
+import { afterEach, expect, test, vi } from "vitest";
+import { background, Channel, DeadlineExceeded, go, remaining, sleep, withCancel, withTimeout } from "@lifeline/core";
+import { setupLeakCheck, withVirtualClock } from "@lifeline/testing/vitest";
+
+setupLeakCheck({ retryMs: 20 });
+afterEach(() => void vi.useRealTimers());
+
+test("vi.useFakeTimers drives a 30 s withTimeout", () => {
+  vi.useFakeTimers({ now: 1_000_000 });
+  const [ctx, cancel] = withTimeout(background(), 30_000);
+  expect(remaining(ctx)).toBe(30_000);
+  vi.advanceTimersByTime(29_999);
+  expect(ctx.err()).toBeUndefined();
+  vi.advanceTimersByTime(1);
+  expect(ctx.err()).toBe(DeadlineExceeded);
+  cancel();
+});
+
+test("vi.useFakeTimers drives sleep", async () => {
+  vi.useFakeTimers();
+  const [ctx, cancel] = withCancel(background());
+  const s = sleep(ctx, 2_000);
+  await vi.advanceTimersByTimeAsync(2_000);
+  await s;
+  cancel();
+});
+
+test("withVirtualClock under Vitest: a task gives up after 2 s", async () => {
+  await withVirtualClock(async (clock) => {
+    const [ctx, cancel] = withTimeout(background(), 2_000);
+    const task = go(ctx, (ctx) => new Channel<number>().recv(ctx).then(() => "received", (e: unknown) => (e === DeadlineExceeded ? "gave up" : "other")));
+    await clock.wait();
+    await clock.advance(2_000);
+    expect(await task).toBe("gave up");
+    cancel();
+  });
+});
