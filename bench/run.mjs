@@ -2,7 +2,7 @@
 //
 //   npm run bench                 # prints the table
 //   npm run bench -- --write      # also writes bench/RESULTS.md from this run
-//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h); never with --write
+//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h worker process); never with --write
 //
 // Sections: a–d contexts and channels (issue 2), e bundle size, f tasks, errgroup, semaphore (issue 3),
 // g tracking overhead (issue 5), h HTTP on loopback (issue 4; the load generator is bench/http-client.mjs).
@@ -1137,6 +1137,15 @@ if (enabled("h")) {
   }
 }
 
+// Worker threads and child processes (issue 11): their own files, run here as sections "worker" and "process".
+const extraNotes = [];
+for (const [name, file, fn, notes] of [["worker", "./worker.mjs", "benchWorker", "workerNotes"], ["process", "./process.mjs", "benchProcess", "processNotes"]]) {
+  if (!enabled(name)) continue;
+  const m = await import(file);
+  await m[fn]({ section, row, verdict });
+  extraNotes.push(...m[notes]);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
@@ -1206,6 +1215,7 @@ const notes = [
   "  The p99 of 2000 is the 20th worst: a GC pause or a preemption on this shared 2-CPU machine moves it by a",
   "  millisecond. The row below it times, per request inside our server, from its own `res` 'close' to the",
   "  afterFunc callback: what lifeline adds, free of that noise.",
+  ...extraNotes,
 ];
 
 console.log(`\n${env.join("\n")}\n\n${table}\n\n${notes.join("\n")}`);

@@ -41,3 +41,4 @@ export { ErrGroup, withErrGroup } from "./errgroup.js";
 export { Semaphore } from "./semaphore.js";
 export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./pool.js";
 export { setTracker, type Tracker, type TrackKind } from "./track.js";
+export { blockOn } from "./block-on.js";

@@ -1,0 +1,36 @@
+import { checkContext, type Context } from "./context.js";
+import { describe } from "./internal/describe.js";
+import { Parked } from "./internal/parked.js";
+
+/** Blocked is a wait on a promise lifeline did not make: queued nowhere, so leaving is a no-op. */
+class Blocked<T> extends Parked<T> {
+  protected leave(): void {}
+}
+
+/**
+ * blockOn returns a promise that settles as `promise` settles; until then the task `ctx` belongs to is shown
+ * as blocked on `what` (`Task.blockedOn`, the task dump), ctx's deadline timer is kept alive, and an installed
+ * tracker hears of the wait (kind `"wait"`). It is for integrations whose calls wait on something lifeline
+ * does not make — a worker thread, a child process, a database — so that those waits look like a channel
+ * receive or a sleep.
+ *
+ * It does NOT end the wait when ctx ends, and does not stop anything: stopping the work and then settling
+ * `promise` (with `ctx.err()` when the context stopped it) is the caller's job.
+ *
+ * @throws TypeError if `ctx` is not a Context, `what` is not a string or `promise` is not a thenable.
+ */
+export function blockOn<T>(ctx: Context, what: string, promise: PromiseLike<T>): Promise<T> {
+  checkContext("blockOn", ctx);
+  if (typeof what !== "string") throw new TypeError(`blockOn: what must be a string, got ${describe(what)}`);
+  if (typeof (promise as { then?: unknown } | null)?.then !== "function") {
+    throw new TypeError(`blockOn: promise must be a promise, got ${describe(promise)}`);
+  }
+  const wait = new Blocked<T>();
+  // No ctx to end the wait (the caller settles it); ctx is only whose task and deadline the wait is about.
+  wait.park(undefined, what, ctx); // eslint-disable-line lifeline/forward-context
+  promise.then(
+    (value) => wait.settle(value),
+    (error: unknown) => wait.fail(error),
+  );
+  return wait.promise;
+}
