@@ -21,7 +21,7 @@ export const PG_NOTES = [
   "  backend leave `active`; each poll is a round trip (~0.2 ms), so both columns include up to one poll. The",
   "  pg_cancel_backend baseline borrows a second connection from the same pool, as Effect and knex do. query_timeout",
   "  is pg's client-side timer (100 ms) on pg_sleep(2): the server runs on until the sleep ends (it would be 30 s for",
-  "  pg_sleep(30)). Overhead: sequential `select 1` in 61 rounds of 100 per candidate, ours and bare run back to back",
+  "  pg_sleep(30)). Overhead: sequential `select 1` in 101 rounds of 60 per candidate, ours and bare run back to back",
   "  in alternating order; the figure is the median of the per-round ratios; query(ctx) uses background().",
 ];
 
@@ -146,8 +146,8 @@ export async function benchPg({ row, verdict, section }) {
     // i3. overhead on select 1: many short rounds, the order alternating, each round's ratio to the bare call
     // taken against the bare batch run right beside it; the median ratio is reported (robust to the drift of a
     // shared machine). The per-query times are the medians of the batches.
-    const BATCH = 100;
-    const ROUNDS = 61;
+    const BATCH = 60;
+    const ROUNDS = 101;
     const cpu = { ours: 0, bare: 0 };
     const batch = async (fn, who) => {
       const c0 = process.cpuUsage();

@@ -67,7 +67,13 @@ async function* rows<R extends pg.QueryResultRow>(
 ): AsyncGenerator<R, void, undefined> {
   const ended = ctx.err();
   if (ended !== undefined) throw ended;
-  const Cursor = await (cursorClass ??= import("pg-cursor").then((m) => (m as { default: CursorClass }).default));
+  const Cursor = await (cursorClass ??= import("pg-cursor").then(
+    (m) => (m as { default: CursorClass }).default,
+    (error: unknown) => {
+      cursorClass = undefined; // installed later: try again next time
+      throw new Error("cursor: needs the pg-cursor package (npm install pg-cursor), which could not be loaded", { cause: error });
+    },
+  ));
   const pooled = isPool(db);
   const client = pooled ? await connect(ctx, db, options) : db;
   const cur = new Cursor<R>(o.comment + sql, params as unknown[] | undefined);

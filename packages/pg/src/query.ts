@@ -48,8 +48,12 @@ class Statement extends QueryBase {
   sent = false;
   #prelude: string | undefined; // the statement_timeout to set: whole ms, or "default"
   #skipping: boolean;
-  constructor(text: string, values: unknown[] | undefined, prelude: string | undefined) {
-    super(text, values);
+  #comment: string;
+  #sql: string;
+  constructor(comment: string, sql: string, values: unknown[] | undefined, prelude: string | undefined) {
+    super(comment + sql, values);
+    this.#comment = comment;
+    this.#sql = sql;
     this.#prelude = prelude;
     this.#skipping = prelude !== undefined;
   }
@@ -60,7 +64,7 @@ class Statement extends QueryBase {
     if (!base.requiresPreparation.call(this)) {
       // A multi-statement simple query runs as one implicit transaction block: SET LOCAL holds until its end,
       // and costs less than a SELECT (no plan, no row).
-      con.query(`set local statement_timeout = ${limit};${this.text}`);
+      con.query(`${this.#comment}set local statement_timeout = ${limit};${this.#sql}`); // the label stays first
       return null;
     }
     // An extended-protocol batch is not a transaction block (SET LOCAL would only warn), but it is one
@@ -116,28 +120,36 @@ class Statement extends QueryBase {
  * @throws TypeError (as a rejection) if `ctx` is not a Context, `db` not a pg Pool or client, `sql` not a
  * string, `params` not an array, or an option is out of range.
  */
-export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+export function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   ctx: Context,
   db: Queryable,
   sql: string,
   params?: readonly unknown[],
   options?: QueryOptions,
 ): Promise<pg.QueryResult<R>> {
-  check("query", ctx, db, sql, params);
-  const o = resolve("query", options);
-  const ended = ctx.err();
-  if (ended !== undefined) throw ended;
-  if (!isPool(db)) return run<R>(ctx, db, sql, params, o);
-  const client = await acquire(ctx, db, o);
-  let failure: unknown = undefined;
+  let o: Resolved;
   try {
-    return await run<R>(ctx, client, sql, params, o);
+    check("query", ctx, db, sql, params);
+    o = resolve("query", options);
   } catch (error) {
-    failure = error;
-    throw error;
-  } finally {
-    client.release(unhealthy(client, failure));
+    return Promise.reject(error);
   }
+  const ended = ctx.err();
+  if (ended !== undefined) return Promise.reject(ended);
+  if (!isPool(db)) return run<R>(ctx, db, sql, params, o);
+  // Promise chains rather than async/await: this is the path of every pooled query, and each hop costs.
+  return acquire(ctx, db, o).then((client) =>
+    run<R>(ctx, client, sql, params, o).then(
+      (result) => {
+        client.release(unhealthy(client));
+        return result;
+      },
+      (error: unknown) => {
+        client.release(unhealthy(client, error));
+        throw error;
+      },
+    ),
+  );
 }
 
 /** @internal check validates the arguments common to query and cursor. */
@@ -146,6 +158,10 @@ export function check(fn: string, ctx: unknown, db: unknown, sql: unknown, param
   if (!isPool(db) && !isClient(db)) throw new TypeError(`${fn}: db must be a pg Pool or Client, got ${describe(db)}`);
   if (typeof sql !== "string") throw new TypeError(`${fn}: sql must be a string, got ${describe(sql)}`);
   if (params !== undefined && !Array.isArray(params)) throw new TypeError(`${fn}: params must be an array, got ${describe(params)}`);
+  // In pg's pipeline mode several statements are on the wire at once: a cancel would hit whichever runs, and
+  // the fence (one statement, then ReadyForQuery) does not hold.
+  const pipelined = isPool(db) ? (db as unknown as { options: { pipeline?: unknown } }).options.pipeline : (db as unknown as { pipeline?: unknown }).pipeline;
+  if (pipelined === true) throw new TypeError(`${fn}: db must not be in pg's pipeline mode, got a pipelined ${isPool(db) ? "Pool" : "Client"}`);
 }
 
 /** @internal run runs one statement on a client under the stop ladder. */
@@ -157,7 +173,7 @@ export function run<R extends pg.QueryResultRow>(
   o: Resolved,
 ): Promise<pg.QueryResult<R>> {
   return guard<pg.QueryResult<R>>(ctx, client, o, "query", (settle) => {
-    const q = new Statement(o.comment + sql, params as unknown[] | undefined, prelude(ctx, client, o));
+    const q = new Statement(o.comment, sql, params as unknown[] | undefined, prelude(ctx, client, o));
     q.callback = (err, res) => settle(err ? { ok: false, error: err } : { ok: true, value: res as pg.QueryResult<R> });
     const d = driver(client);
     d.query(q);

@@ -52,7 +52,7 @@ describe("a Node process killed mid-query", () => {
     );
     const { rows } = await admin.query<{ now: number }>("select (extract(epoch from clock_timestamp()) * 1000)::float8 as now");
     const ranMs = rows[0]!.now - startedAt;
-    assert.ok(ranMs >= 1000 && ranMs < 15_000, `the server stopped it after ${Math.round(ranMs)} ms, not the 30 s it asked for (state ${state})`);
+    assert.ok(ranMs >= 300 && ranMs < 15_000, `the server stopped it after ${Math.round(ranMs)} ms, not the 30 s it asked for (state ${state})`);
   });
 
   it("without the server-side limit, the orphaned query keeps running on the server (the control)", async () => {

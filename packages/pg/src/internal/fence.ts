@@ -2,7 +2,7 @@ import { afterFunc, DeadlineExceeded, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { sendCancelRequest, type CancelOutcome } from "../cancel-request.js";
 import { ClientDestroyedError } from "../errors.js";
-import type { Resolved, StopRung } from "../options.js";
+import type { Resolved, StopReport, StopRung } from "../options.js";
 import { driver } from "./driver.js";
 
 /** State is what lifeline remembers of a client it ran something on. */
@@ -72,11 +72,12 @@ export function guard<T>(
         else reject(out.error);
         return;
       }
-      void stopping.then(() => {
+      const after = (): void => {
         if (out.ok) resolve(out.value); // it finished before the cancel took effect: the server's answer stands
         else if (states.get(client)?.broken !== undefined || isCancel(out.error) || !isDatabaseError(out.error)) reject(ctx.err());
         else reject(out.error);
-      });
+      };
+      void stopping.then(after, after);
     };
     let op: Op;
     try {
@@ -117,7 +118,7 @@ async function stopOp<T>(
   const d = driver(client);
   if (op.unsend()) {
     settle({ ok: false, error: ctx.err() });
-    o.onStop?.({ stoppedBy: "not-sent", pid: d.processID, ms: performance.now() - t0, cancel: undefined, what });
+    tell(o, { stoppedBy: "not-sent", pid: d.processID, ms: performance.now() - t0, cancel: undefined, what });
     return "not-sent";
   }
   const st = stateOf(client);
@@ -165,8 +166,21 @@ async function stopOp<T>(
   st.fence = fence;
   await fence;
   if (st.fence === fence) st.fence = undefined;
-  o.onStop?.({ stoppedBy: rung, pid: d.processID, ms: performance.now() - t0, cancel, what });
+  tell(o, { stoppedBy: rung, pid: d.processID, ms: performance.now() - t0, cancel, what });
   return rung;
+}
+
+/**
+ * tell passes a stop report to the caller's onStop. A hook that throws must not keep the call from settling;
+ * its error is reported as an unhandled rejection (as core reports a task failure nobody awaited), not dropped.
+ */
+export function tell(o: Resolved, report: StopReport): void {
+  if (o.onStop === undefined) return;
+  try {
+    o.onStop(report);
+  } catch (error) {
+    void Promise.reject(error);
+  }
 }
 
 /** destroy closes `client`'s socket for good and marks it, so that no call and no pool uses it again. */
