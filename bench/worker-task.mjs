@@ -8,9 +8,25 @@ function started(flag) {
   Atomics.notify(flag, 0);
 }
 
+/** errCost times n calls of ctx.err() in a loop, against the same loop reading a plain local flag (ns/iter). */
+function errCost(ctx, n) {
+  let plain = 0;
+  const local = { stop: false };
+  let t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) if (local.stop) plain++;
+  const base = Number(process.hrtime.bigint() - t0) / n;
+  let hits = 0;
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) if (ctx.err() !== undefined) hits++;
+  const ours = Number(process.hrtime.bigint() - t0) / n;
+  if (hits !== 0 || plain !== 0) throw new Error("bench: the context ended during the loop");
+  return { base, ours };
+}
+
 if (workerData?.lifeline === true) {
   serve((ctx, input) => {
     if (input.op === "noop") return input.n;
+    if (input.op === "errCost") return errCost(ctx, input.n);
     // A CPU loop that checks its context every iteration.
     started(input.started);
     let n = 0;

@@ -18,6 +18,11 @@ export interface ExecResult<T extends string | Buffer = string> {
   readonly stderr: T;
   /** exitCode is always 0 here: any other exit rejects with ExitError. */
   readonly exitCode: number;
+  /**
+   * pipesClosed is true when the command's stdio was still held open `waitDelayMs` after it exited (by a
+   * process it left behind): that process's group was killed and the pipes closed, so its output may be cut.
+   */
+  readonly pipesClosed: boolean;
 }
 
 const TAIL_BYTES = 4096;
@@ -92,8 +97,8 @@ async function run(
     }
     const stdoutBytes = Buffer.concat(out);
     return encoding === "buffer"
-      ? { stdout: stdoutBytes, stderr: stderrBytes, exitCode: 0 }
-      : { stdout: stdoutBytes.toString("utf8"), stderr: stderrBytes.toString("utf8"), exitCode: 0 };
+      ? { stdout: stdoutBytes, stderr: stderrBytes, exitCode: 0, pipesClosed: result.pipesClosed }
+      : { stdout: stdoutBytes.toString("utf8"), stderr: stderrBytes.toString("utf8"), exitCode: 0, pipesClosed: result.pipesClosed };
   } finally {
     stop();
   }

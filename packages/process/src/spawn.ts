@@ -132,19 +132,21 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   let endedAt = 0;
   let groupGone = false;
   let stoppedBy: StoppedBy | undefined;
+  let rung: "SIGTERM" | "SIGKILL" = "SIGTERM"; // the last rung of a stop in progress
   let pipesClosed = false;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
   let probeMs = 1;
   let waitDelayTimer: ReturnType<typeof setTimeout> | undefined;
   let settled = false;
+  let observed = false;
   let resolve!: (r: WaitResult) => void;
   let reject!: (e: unknown) => void;
   const result = new Promise<WaitResult>((res, rej) => {
     resolve = res;
     reject = rej;
   });
-  result.catch(() => {}); // delivered through wait(); a command nobody waits for is not an unhandled rejection
+  result.catch(() => {}); // delivered through wait(); a start failure nobody waits for is reported in settle()
 
   const signalGroup = (signal: NodeJS.Signals): boolean => {
     if (pid === undefined) return false;
@@ -177,10 +179,14 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
     if (pid !== undefined) untrack(pid);
     if (spawnError !== undefined && !stopping) {
       reject(spawnError);
+      // Nothing is dropped: a failed start that nobody waits for, nor listens for, is reported (as Node would).
+      setTimeout(() => {
+        if (!observed && child.listenerCount("error") <= 1) void Promise.reject(spawnError);
+      }, 0);
       return;
     }
     if (stopping) {
-      stoppedBy ??= "SIGTERM";
+      stoppedBy = rung;
       if (onStop !== undefined && pid !== undefined) {
         try {
           onStop({ stoppedBy, ms: performance.now() - endedAt, pid });
@@ -212,7 +218,7 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
 
   const kill = (): void => {
     graceTimer = undefined;
-    if (signalGroup("SIGKILL")) stoppedBy = "SIGKILL";
+    if (signalGroup("SIGKILL")) rung = "SIGKILL";
     groupGone = true;
     settle();
   };
@@ -226,7 +232,6 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
       settle();
       return;
     }
-    stoppedBy = "SIGTERM";
     graceTimer = setTimeout(kill, graceMs);
     if (POSIX && pid !== undefined) members = groupMembers(pid);
     if (exited !== undefined) probe();
@@ -268,6 +273,9 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
   const stopWatch = afterFunc(ctx, stop);
 
   Object.defineProperty(child, "stoppedBy", { get: () => stoppedBy, enumerable: true, configurable: true });
-  child.wait = () => blockOn(ctx, "process wait", result);
+  child.wait = () => {
+    observed = true;
+    return blockOn(ctx, "process wait", result);
+  };
   return child;
 }

@@ -1,8 +1,9 @@
 /**
  * WorkerCrashedError is the error a {@link WorkerPool.run} call rejects with when the thread running its
  * task died (an uncaught exception outside the task, `process.exit()` in the worker, an out-of-memory
- * abort, a module that failed to load) while the caller's context was live. Only that task fails; the pool
- * replaces the thread. `cause` is what the thread reported, when it reported anything.
+ * abort, a module that failed to load or never called `serve`) while the caller's context was live. Only
+ * that task fails; the pool replaces the thread. A thread that dies while idle is reported the same way, as
+ * an unhandled rejection (nobody waits for it). `cause` is what the thread reported, if anything.
  */
 export class WorkerCrashedError extends Error {
   declare readonly name: "WorkerCrashedError";
@@ -10,9 +11,15 @@ export class WorkerCrashedError extends Error {
   readonly threadId: number;
   /** exitCode is the thread's exit code. */
   readonly exitCode: number;
-  constructor(threadId: number, exitCode: number, cause: unknown) {
-    const why = cause instanceof Error ? `: ${cause.name}: ${cause.message}` : "";
-    super(`worker thread ${threadId} died (exit code ${exitCode}) while running the task${why}`, cause === undefined ? undefined : { cause });
+  constructor(threadId: number, exitCode: number, cause: unknown, running = true) {
+    const why =
+      cause instanceof Error
+        ? `: ${cause.name}: ${cause.message}`
+        : cause === undefined && exitCode === 0
+          ? ": it exited by itself (does the module call serve()?)"
+          : "";
+    const when = running ? "while running a task" : "while idle";
+    super(`worker thread ${threadId} died (exit code ${exitCode}) ${when}${why}`, cause === undefined ? undefined : { cause });
     Object.defineProperty(this, "name", { value: "WorkerCrashedError", writable: false, enumerable: false, configurable: true });
     this.threadId = threadId;
     this.exitCode = exitCode;

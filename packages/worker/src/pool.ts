@@ -118,7 +118,11 @@ export class WorkerPool<I = unknown, O = unknown> {
   readonly #threads = new Set<Thread>();
   readonly #queue: Job[] = [];
   #closed = false;
+  /** drained is resolved when nothing is queued or running, while a close() waits for that. */
   #drained: (() => void) | undefined = undefined;
+  #drainedPromise: Promise<void> | undefined = undefined;
+  /** terminating holds the threads the ladder is terminating; close() waits for them too. */
+  readonly #terminating = new Set<Promise<unknown>>();
 
   /**
    * @throws TypeError if `url` is not a URL or a string, or an option is out of range.
@@ -206,13 +210,15 @@ export class WorkerPool<I = unknown, O = unknown> {
     if (!isContext(ctx)) throw new TypeError(`WorkerPool.close: ctx must be a Context, got \`${String(ctx)}\` (${typeof ctx})`);
     this.#closed = true;
     if (!this.#idle()) {
-      const drained = new Promise<void>((resolve) => (this.#drained = resolve));
-      const stop = afterFunc(ctx, () => this.#drained?.());
+      // Several close() calls share one wait; each also stops waiting when its own ctx ends.
+      this.#drainedPromise ??= new Promise<void>((resolve) => (this.#drained = resolve));
+      let stopWaiting!: () => void;
+      const ended = new Promise<void>((resolve) => (stopWaiting = resolve));
+      const stop = afterFunc(ctx, stopWaiting);
       try {
-        await blockOn(ctx, "worker pool close", drained);
+        await blockOn(ctx, "worker pool close", Promise.race([this.#drainedPromise, ended]));
       } finally {
         stop();
-        this.#drained = undefined;
       }
     }
     const err = ctx.err();
@@ -221,13 +227,20 @@ export class WorkerPool<I = unknown, O = unknown> {
     for (const t of this.#threads) {
       t.gone = true;
       const job = t.job;
-      if (job !== undefined) this.#finish(job, undefined, new WorkerPoolClosedError("worker pool closed: its close(ctx) ended; the thread was terminated"));
+      if (job?.state === STOPPING) this.#finish(job, "terminate", job.ctx.err()); // its own ctx had ended: its err
+      else if (job !== undefined) this.#finish(job, undefined, new WorkerPoolClosedError("worker pool closed: its close(ctx) ended; the thread was terminated"));
       t.control.close();
       exits.push(t.worker.terminate());
     }
     this.#threads.clear();
-    await Promise.all(exits);
+    await Promise.all([...exits, ...this.#terminating]);
     if (err !== undefined) throw err;
+  }
+
+  #drainedNow(): void {
+    this.#drained?.();
+    this.#drained = undefined;
+    this.#drainedPromise = undefined;
   }
 
   #idle(): boolean {
@@ -263,7 +276,7 @@ export class WorkerPool<I = unknown, O = unknown> {
         this.#finish(job, undefined, error);
       }
     }
-    if (this.#drained !== undefined && this.#idle()) this.#drained();
+    if (this.#drained !== undefined && this.#idle()) this.#drainedNow();
   }
 
   #spawn(): Thread {
@@ -307,6 +320,9 @@ export class WorkerPool<I = unknown, O = unknown> {
     if (job !== undefined && !wasOurs) {
       if (job.state === STOPPING) this.#finish(job, "crash", job.ctx.err());
       else this.#finish(job, undefined, new WorkerCrashedError(thread.threadId, code, thread.crash));
+    } else if (!wasOurs) {
+      // Nobody waits on an idle thread: report its death as the core reports a failed task nobody awaited.
+      void Promise.reject(new WorkerCrashedError(thread.threadId, code, thread.crash, false));
     }
     this.#dispatch();
   }
@@ -321,7 +337,7 @@ export class WorkerPool<I = unknown, O = unknown> {
       const i = this.#queue.indexOf(job);
       if (i >= 0) this.#queue.splice(i, 1);
       this.#finish(job, "queue", err);
-      if (this.#drained !== undefined && this.#idle()) this.#drained();
+      if (this.#drained !== undefined && this.#idle()) this.#drainedNow();
       return;
     }
     job.state = STOPPING;
@@ -346,10 +362,12 @@ export class WorkerPool<I = unknown, O = unknown> {
     thread.job = undefined;
     this.#threads.delete(thread);
     this.#dispatch(); // a replacement may start now: this thread will never run another task
-    void thread.worker.terminate().then(
+    const gone = thread.worker.terminate().then(
       () => this.#finish(job, "terminate", job.ctx.err()),
       () => this.#finish(job, "terminate", job.ctx.err()),
     );
+    this.#terminating.add(gone);
+    void gone.then(() => this.#terminating.delete(gone));
   }
 
   /** #finish settles a job once: with `value` when `failed` is false, else with `error`. */

@@ -4,9 +4,7 @@ import {
   Canceled,
   DeadlineExceeded,
   go,
-  withDeadline,
   withSignal,
-  type CancelFunc,
   type Context,
   type Key,
   type ReceiveChannel,
@@ -45,33 +43,37 @@ export interface ServeOptions {
  */
 class WorkerTaskContext implements Context {
   readonly #inner: Context;
+  readonly #end: EndSignal;
+  readonly #deadline: number | undefined;
   readonly #flag: Int32Array;
   readonly #seq: number;
   readonly #drain: () => void;
   #flagErr: Error | undefined = undefined;
 
-  constructor(ctx: Context, flag: Int32Array, seq: number, drain: () => void) {
+  constructor(ctx: Context, end: EndSignal, deadline: number | undefined, flag: Int32Array, seq: number, drain: () => void) {
     this.#inner = ctx;
+    this.#end = end;
+    this.#deadline = deadline;
     this.#flag = flag;
     this.#seq = seq;
     this.#drain = drain;
   }
 
   err(): Error | undefined {
-    const e = this.#inner.err();
-    if (e !== undefined) return e;
+    // Every end of this context goes through #end (the caller's end message, the deadline, the task's return),
+    // so while it has not aborted, the flag is the only thing to read: one atomic load per call.
+    if (this.#end.aborted) return this.#inner.err();
+    if (Atomics.load(this.#flag, FLAG_SEQ) !== this.#seq) return this.#flagErr;
     if (this.#flagErr !== undefined) return this.#flagErr;
-    if (Atomics.load(this.#flag, FLAG_SEQ) !== this.#seq) return undefined;
     // The caller's context ended. Its end message was posted before the flag was set: read it now, so that
     // the context ends here with the caller's err and cause, done() closed and signal aborted.
     this.#drain();
-    const drained = this.#inner.err();
-    if (drained !== undefined) return drained;
+    if (this.#end.aborted) return this.#inner.err();
     this.#flagErr = Atomics.load(this.#flag, FLAG_KIND) === KIND_DEADLINE ? DeadlineExceeded : Canceled;
     return this.#flagErr;
   }
   deadline(): number | undefined {
-    return this.#inner.deadline();
+    return this.#deadline;
   }
   done(): ReceiveChannel<never> {
     return this.#inner.done();
@@ -126,8 +128,10 @@ let served = false;
  * Each task runs as a lifeline task (`go`) under a context that mirrors the caller's: the same deadline, and
  * it ends when the caller's context ends, with the same err and a structured clone of the cause (an Error
  * crosses with its name, message, stack, cause and cloneable fields; the core's sentinels map to this
- * thread's `Canceled`/`DeadlineExceeded`; a custom deadline cause arrives wrapped in an Error named
- * `TimeoutError`). The context ends with `Canceled` once the task has returned.
+ * thread's `Canceled`/`DeadlineExceeded`). The worker keeps its own copy of the deadline, so a deadline ends
+ * the task's context even while the caller's thread is busy; its cause is then `DeadlineExceeded` (a custom
+ * deadline cause, from `withDeadlineCause`, crosses only when the caller's end message comes first, wrapped in
+ * an Error named `TimeoutError`). The context ends with `Canceled` once the task has returned.
  *
  * What `fn` returns is structured-cloned to the caller; what it throws arrives there as an Error of the
  * same name. It does NOT stop `fn`: the caller's pool waits its grace period for `fn` to return, then
@@ -198,6 +202,9 @@ function reasonFor(kind: unknown, wired: unknown): unknown {
   return wired instanceof Error && wired.name === "TimeoutError" ? new Error("context canceled", { cause: wired }) : wired;
 }
 
+/** MAX_TIMER_MS is the longest setTimeout delay; a deadline further away is left to the caller's end message. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function start<I, O>(
   port: MessagePort,
   fn: TaskFunction<I, O>,
@@ -209,17 +216,22 @@ function start<I, O>(
   deadline: number | undefined,
   finished: () => void,
 ): Running {
-  const controller = new EndSignal();
-  const [base, cancelBase] = withSignal(background(), controller as unknown as AbortSignal);
-  let inner = base;
-  let cancelDeadline: CancelFunc | undefined;
-  if (deadline !== undefined) [inner, cancelDeadline] = withDeadline(base, deadline);
-  // The task runs under inner (a context of the core's: go() need not check it), and fn gets the mirror of
+  const end = new EndSignal();
+  const [base, cancelBase] = withSignal(background(), end as unknown as AbortSignal);
+  // The worker's own copy of the deadline: it ends the context even while the caller's thread is busy.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (deadline !== undefined) {
+    const ms = deadline - Date.now();
+    if (ms <= 0) end.abort(DeadlineExceeded);
+    else if (ms <= MAX_TIMER_MS) timer = setTimeout(() => end.abort(DeadlineExceeded), ms);
+  }
+  // The task runs under base (a context of the core's: go() need not check it), and fn gets the mirror of
   // the task's context, whose err() reads the flag. Reading a custom context's signal (as every check of one
   // does) would make an AbortController per task: that is left to tasks that use it.
-  const task = go(inner, (ctx) => fn(new WorkerTaskContext(ctx, flag, seq, drain), input as I), { name });
+  const task = go(base, (ctx) => fn(new WorkerTaskContext(ctx, end, deadline, flag, seq, drain), input as I), { name });
   const reply = (message: DoneMessage): void => {
-    cancelDeadline?.();
+    if (timer !== undefined) clearTimeout(timer);
+    end.abort(Canceled);
     cancelBase();
     finished();
     try {
@@ -233,5 +245,5 @@ function start<I, O>(
     (value) => reply({ t: "done", seq, ok: true, value }),
     (error: unknown) => reply({ t: "done", seq, ok: false, error: toWire(error) }),
   );
-  return { seq, controller };
+  return { seq, controller: end };
 }

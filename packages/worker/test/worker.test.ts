@@ -1,6 +1,9 @@
 import { after, describe, it } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import {
   background,
@@ -17,6 +20,7 @@ import { WorkerCrashedError, WorkerPool, WorkerPoolClosedError, type StopReport 
 import type { Op } from "./fixtures/tasks.js";
 
 const TASKS = new URL("./fixtures/tasks.js", import.meta.url);
+const execFileAsync = promisify(execFile);
 
 function pool(size: number, graceMs: number): WorkerPool<Op, unknown> {
   return new WorkerPool<Op, unknown>(TASKS, { size, graceMs });
@@ -93,7 +97,8 @@ describe("WorkerPool.run", () => {
         stops.map((r) => [r.stoppedBy, r.threadId]),
         [["terminate", spinner]],
       );
-      assert.ok(stops[0]!.ms >= 50, `terminated only after the grace period, got ${stops[0]!.ms} ms`);
+      // Not before the grace period (less a few ms: Node's timers may fire up to a millisecond early).
+      assert.ok(stops[0]!.ms >= 45, `terminated only after the grace period, got ${stops[0]!.ms} ms`);
       const next = await p.run(background(), { op: "threadId" });
       assert.notEqual(next, spinner);
       assert.deepEqual(p.threadIds(), [next]);
@@ -144,13 +149,60 @@ describe("WorkerPool.run", () => {
         assert.ok(e instanceof WorkerCrashedError);
         assert.equal(e.name, "WorkerCrashedError");
         assert.ok(e.cause instanceof Error && e.cause.message === "boom outside the task", String(e.cause));
-        assert.match(e.message, /boom outside the task/);
+        assert.match(e.message, /while running a task: Error: boom outside the task/);
         return true;
       });
       release(r);
       assert.equal(((await hold) as { err: unknown }).err, undefined);
       assert.equal(typeof (await p.run(background(), { op: "threadId" })), "number");
     }));
+
+  it("keeps the grace timer of a stopped task away from the next task on the same thread", () =>
+    withPool(pool(1, 50), async (p) => {
+      const [ctx, cancel] = withCancel(background());
+      const s = flag();
+      const first = p.run(ctx, { op: "coop", started: s });
+      await started(s);
+      const [thread] = p.threadIds();
+      cancel();
+      await assert.rejects(first, (e) => e === Canceled);
+      // The next task outlives the first one's grace period (50 ms) on the same thread: it must not be terminated.
+      const s2 = flag();
+      const r2 = flag();
+      const next = p.run(background(), { op: "hold", started: s2, release: r2 });
+      await started(s2);
+      await new Promise((r) => setTimeout(r, 150)); // "not yet": well past the old grace timer
+      release(r2);
+      assert.deepEqual(await next, { threadId: thread, err: undefined });
+    }));
+
+  it("fails the task with WorkerCrashedError when the worker module fails to load", async () => {
+    const p = new WorkerPool(new URL("./fixtures/broken.js", import.meta.url), { size: 1 });
+    try {
+      await assert.rejects(p.run(background(), 1), (e) => {
+        assert.ok(e instanceof WorkerCrashedError);
+        assert.ok(e.cause instanceof Error && e.cause.message === "broken module", String(e.cause));
+        return true;
+      });
+    } finally {
+      await p.close(background());
+    }
+  });
+
+  it("rejects with a DataCloneError when the result cannot be cloned, and keeps the thread", () =>
+    withPool(pool(1, 1000), async (p) => {
+      const before = await p.run(background(), { op: "threadId" });
+      await assert.rejects(p.run(background(), { op: "uncloneable" }), (e) => e instanceof Error && e.name === "DataCloneError");
+      assert.equal(await p.run(background(), { op: "threadId" }), before);
+    }));
+
+  it("reports a thread that dies while idle as an unhandled rejection, and replaces it", async () => {
+    const script = fileURLToPath(new URL("./fixtures/idle-crash.js", import.meta.url));
+    const { stdout } = await execFileAsync(process.execPath, [script]);
+    const { message, ...rest } = JSON.parse(stdout) as { message: string };
+    assert.deepEqual(rest, { crashed: true, sameThread: true, replaced: true });
+    assert.match(message, /^worker thread \d+ died \(exit code 1\) while idle: Error: boom after the task$/);
+  });
 
   it("delivers errors thrown in the worker with their name, message, stack, cause and fields", () =>
     withPool(pool(1, 1000), async (p) => {
@@ -255,6 +307,18 @@ describe("WorkerPool.close", () => {
     await closing;
     assert.equal(((await hold) as { err: unknown }).err, undefined);
     assert.deepEqual(p.threadIds(), []);
+  });
+
+  it("lets several close() calls wait together", async () => {
+    const p = pool(1, 1000);
+    const s = flag();
+    const r = flag();
+    const hold = p.run(background(), { op: "hold", started: s, release: r });
+    await started(s);
+    const closes = [p.close(background()), p.close(background())];
+    release(r);
+    await Promise.all(closes);
+    assert.equal(((await hold) as { err: unknown }).err, undefined);
   });
 
   it("terminates what still runs when its context ends, failing those tasks, and rejects with ctx.err()", async () => {
