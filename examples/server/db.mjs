@@ -4,7 +4,7 @@
 // When PostgreSQL is not reachable the app still runs; `state` says what is missing and how to start it.
 import pg from "pg";
 import { background, Channel, go, ticker, withCancel, withTimeout } from "@lifeline/core";
-import { backends } from "@lifeline/pg";
+import { backends, query, withTx } from "@lifeline/pg";
 
 /** The database `npm start` uses when DATABASE_URL is not set: the one scripts/start-services.sh starts. */
 export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test";
@@ -112,32 +112,29 @@ export function openDatabase({ url = DEFAULT_DATABASE_URL, log = () => {} } = {}
 /**
  * createOrders makes sure TABLE holds the generated orders: under an advisory lock (two apps starting at once
  * generate it once), in one transaction (a half-made table is never seen), marked complete by the table's comment.
- * `say(text, state)` hears what it does.
+ * Every statement runs through @lifeline/pg, so closing the app mid-way cancels it on the server and rolls back.
+ * `say(text, creating)` hears what it does.
  */
 async function createOrders(ctx, pool, say) {
-  const client = await pool.connect(); // fails fast (connectionTimeoutMillis) when the server is not there
-  try {
-    await client.query("begin");
-    await client.query("select pg_advisory_xact_lock(hashtext($1))", [TABLE]);
-    const done = `${ORDERS} orders of ${CUSTOMERS} customers`;
-    const { rows } = await client.query("select obj_description(to_regclass($1), 'pg_class') as note", [TABLE]);
+  const done = `${ORDERS} orders of ${CUSTOMERS} customers`;
+  await withTx(ctx, pool, async (ctx, tx) => {
+    const sql = (text, params) => query(ctx, tx, text, params);
+    await sql("select pg_advisory_xact_lock(hashtext($1))", [TABLE]);
+    const { rows } = await sql("select obj_description(to_regclass($1), 'pg_class') as note", [TABLE]);
     // An unlogged table is emptied by a crash: check that it still holds rows.
-    if (rows[0].note === done && (await client.query(`select exists(select 1 from ${TABLE}) as filled`)).rows[0].filled) {
-      await client.query("commit");
+    if (rows[0].note === done && (await sql(`select exists(select 1 from ${TABLE}) as filled`)).rows[0].filled) {
       say(`database: ${TABLE} is ready (${done})`);
       return;
     }
     say(`database: creating ${TABLE}: ${done}…`, true);
     const t0 = performance.now();
-    await client.query(`drop table if exists ${TABLE}`);
-    await client.query(`create unlogged table ${TABLE} (id bigint not null, customer_id int not null, amount float8 not null, ordered_at timestamptz not null)`);
+    await sql(`drop table if exists ${TABLE}`);
+    await sql(`create unlogged table ${TABLE} (id bigint not null, customer_id int not null, amount float8 not null, ordered_at timestamptz not null)`);
     const per = ORDERS / BATCHES;
     for (let b = 0; b < BATCHES; b++) {
-      if (ctx.err() !== undefined) throw ctx.err();
-      // Deterministic pseudo-random data from hashint4: the same table on every machine.
       // Deterministic pseudo-random data (hashint4): each customer's order amounts drift by its own trend over the
       // two years, which the report's regression recovers.
-      await client.query(
+      await sql(
         `insert into ${TABLE}
          select g, c, round(((5 + ((hashint4(g::int + 7) & 2147483647) % 50000) / 100.0)
                              * (1 + ((hashint4(c) & 2147483647) % 1001 - 500) / 1000.0 * s / 63072000.0))::numeric, 2)::float8,
@@ -146,18 +143,13 @@ async function createOrders(ctx, pool, say) {
                 lateral (select 1 + (hashint4(g::int) & 2147483647) % $3::int as c, (hashint4(g::int + 13) & 2147483647) % 63072000 as s) t`,
         [b * per + 1, (b + 1) * per, CUSTOMERS],
       );
-      say(`database: ${TABLE}: ${Math.round(((b + 1) / BATCHES) * 100)}% (${((b + 1) * per).toLocaleString("en")} rows, ${((performance.now() - t0) / 1000).toFixed(1)} s)`, true);
+      const rowsSoFar = ((b + 1) * per).toLocaleString("en");
+      say(`database: ${TABLE}: ${Math.round(((b + 1) / BATCHES) * 100)}% (${rowsSoFar} rows, ${((performance.now() - t0) / 1000).toFixed(1)} s)`, true);
     }
-    await client.query(`comment on table ${TABLE} is '${done}'`);
-    await client.query(`analyze ${TABLE}`);
-    await client.query("commit");
+    await sql(`comment on table ${TABLE} is '${done}'`);
+    await sql(`analyze ${TABLE}`);
     say(`database: ${TABLE} created in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  } catch (error) {
-    await client.query("rollback").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** describeUrl returns host:port/database of a connection string, without its password. */
