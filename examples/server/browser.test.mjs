@@ -142,6 +142,32 @@ describe("the dashboard in Chromium", () => {
       assert.deepEqual(errors, [], "no script errors on the second page");
     }));
 
+  it("plain Node: after the page closes, the live panel shows the query still active on the server", { timeout: 90_000 }, () =>
+    withBrowser({}, async (page, app, browser) => {
+      const state = await app.db.ready(background());
+      assert.equal(state.state, "ready", `this test needs PostgreSQL: ${state.message} (${state.hint})`);
+      const watching = await browser.newPage(); // the second tab, left open
+      watching.setDefaultTimeout(15_000);
+      await watching.goto(app.url);
+      await withLockedOrders(async (activity) => {
+        await page.check("#report-plain");
+        await page.click("#report-start");
+        await poll("active on the lock", () => activity(`${app.db.applicationName} plain`), (rows) =>
+          rows.some((r) => r.state === "active" && r.wait_event_type === "Lock"));
+        await page.close();
+        await until(app, "seen the client leave", (s) => s.tasks.list.some((t) => t.name === "report #1" && t.cancelledForMs !== null));
+        // The server knows the client has gone, and the plain query is still running there (our lock holds it): the
+        // second tab shows it from a pg_stat_activity reading taken after that moment.
+        const left = new Date().toISOString();
+        await watching.waitForFunction((left) => (document.getElementById("c-backends").dataset.at ?? "") > left, left);
+        assert.equal(await watching.textContent("#c-backends"), "lifeline 0 · plain Node 1");
+        assert.equal((await activity(`${app.db.applicationName} plain`)).filter((r) => r.state === "active").length, 1);
+      });
+      await watching.waitForFunction(() => document.getElementById("event-log").textContent.includes("kept running on the server"));
+      const line = await watching.$eval("#event-log li", (li) => li.lastChild.textContent);
+      assert.match(line, /^report #1 \(plain Node\): client left at step 1, the query kept running on the server for \d+(\.\d+)? ms, work stopped/);
+    }));
+
   it("without PostgreSQL, says what is missing and how to start it", { timeout: 90_000 }, async () => {
     const closed = createServer();
     closed.listen(0, "127.0.0.1");
