@@ -140,6 +140,9 @@ describe("the Generate Report dashboard", () => {
       const head = await get(app, "/api/stats", { method: "HEAD" });
       assert.equal(head.status, 200, "HEAD is answered like GET, without a body");
       assert.equal(await head.text(), "");
+      const badMode = await get(app, "/api/report?mode=fast", { method: "POST" });
+      assert.equal(badMode.status, 400);
+      assert.deepEqual(await badMode.json(), { error: 'mode must be lifeline or plain, got "fast"' });
       assert.equal((await stats(app)).reports.started, 0, "nothing ran");
     }));
 
