@@ -55,15 +55,14 @@ export async function generateReport(ctx, { id, steps, resamples, mode, db, work
           );
         rows = (await query(ctx, db.pool, STEP_SQL, params, { label: `report ${id} step ${step}`, onStop })).rows;
       }
-      await phase(step, "crunch");
       const customer = Int32Array.from(rows, (r) => r.customer);
       const month = Int32Array.from(rows, (r) => r.month);
       const total = Float64Array.from(rows, (r) => r.total);
-      const part = await workers.run(ctx, { customer, month, total, resamples }, {
+      const crunching = workers.run(ctx, { customer, month, total, resamples }, {
         transfer: [customer.buffer, month.buffer, total.buffer],
         onStop: (r) => stopped(`crunching stopped (${r.stoppedBy}) ${formatMs(r.ms)} later`),
       });
-      trends.push(...part);
+      trends.push(...(await alongside(phase(step, "crunch"), crunching))); // the client hears of it once it is on its way
       await progress.send(ctx, { type: "progress", step, of: steps });
     }
     const exported = await exporter(ctx, trends, (pid) => phase(steps, "export", { pid }), (r) =>
@@ -73,6 +72,17 @@ export async function generateReport(ctx, { id, steps, resamples, mode, db, work
   } finally {
     ctx.signal.removeEventListener("abort", onEnd);
   }
+}
+
+/**
+ * alongside returns what `work` resolves to, having waited for both it and `announce` (telling the client): a
+ * failure of the work wins, so a ctx that ends while telling still waits for the work to stop.
+ */
+async function alongside(announce, work) {
+  const [told, done] = await Promise.allSettled([announce, work]);
+  if (done.status === "rejected") throw done.reason;
+  if (told.status === "rejected") throw told.reason;
+  return done.value;
 }
 
 /** summarize returns the report's headline numbers from every customer's trend. */

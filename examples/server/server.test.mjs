@@ -287,6 +287,8 @@ describe("the Generate Report dashboard", () => {
     withApp({ ...slowReport, report: { steps: 2, resamples: 1_000_000 } }, async (app) => {
       await dbReady(app);
       const { req } = await openReport(app, { until: (l) => l.type === "phase" && l.phase === "crunch" });
+      // Both threads have booted (their warm-up tasks returned), so the crunch is running on one, not queued or booting.
+      await until(app, "the worker threads booted", (s) => s.workers.warm === s.workers.threads);
       req.destroy(); // a million resamples per customer: minutes of crunching, unless it stops
       const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
       const left = s.events.map((e) => e.text).filter((t) => t.startsWith("report #1: client left"));
