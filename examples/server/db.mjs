@@ -41,7 +41,10 @@ export function openDatabase({ url = DEFAULT_DATABASE_URL, log = () => {} } = {}
     pool,
     plainPool,
     state: { state: "connecting", where },
-    /** active: how many of the app's backends pg_stat_activity shows `active`, lifeline's and plain's (every 500 ms). */
+    /**
+     * active: how many of the app's backends pg_stat_activity shows `active`, lifeline's and plain's, read every
+     * 500 ms; `at` is when the reading began (null when unknown: the server is not there).
+     */
     active: { lifeline: null, plain: null, at: null },
     /** ready returns the state once it is no longer connecting/creating (or rejects with ctx.err()). */
     async ready(ctx) {
@@ -92,13 +95,14 @@ export function openDatabase({ url = DEFAULT_DATABASE_URL, log = () => {} } = {}
     do {
       if (db.state.state !== "ready") continue;
       const [qctx, stop] = withTimeout(ctx, 2_000);
+      const at = new Date().toISOString(); // before asking: the reading is at least this fresh
       try {
         const [mine, plain] = await Promise.all([
           backends(qctx, monitorPool, { applicationName: app }),
           backends(qctx, monitorPool, { applicationName: `${app} plain` }),
         ]);
         const active = (list) => list.filter((b) => b.state === "active").length;
-        db.active = { lifeline: active(mine), plain: active(plain), at: new Date().toISOString() };
+        db.active = { lifeline: active(mine), plain: active(plain), at };
       } catch {
         db.active = { lifeline: null, plain: null, at: null }; // the server went away (or we are closing): unknown
       } finally {

@@ -252,9 +252,12 @@ describe("the Generate Report dashboard", () => {
         const [busy] = await pollSql(sql, "active on the lock", ACTIVITY, [app.db.applicationName], (rows) =>
           rows.some((r) => r.state === "active" && r.wait_event_type === "Lock"));
         assert.match(busy.query, /lifeline: report 1 step 1/, "pg_stat_activity names the report the query is for");
+        await until(app, "the live panel's count", (s) => s.database.active.lifeline === 1 && s.database.active.plain === 0);
         req.destroy();
         // Still under our lock: only a cancel reaching the server can make the backend leave `active`.
         await pollSql(sql, "idle after the cancel", "select state from pg_stat_activity where pid = $1", [busy.pid], (rows) => rows[0]?.state !== "active");
+        const idle = new Date().toISOString();
+        await until(app, "the live panel's count back to 0", (s) => s.database.active.at > idle && s.database.active.lifeline === 0);
         const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
         const left = s.events.map((e) => e.text).filter((t) => t.startsWith("report #1: client left"));
         assert.equal(left.length, 1, JSON.stringify(s.events));
@@ -277,6 +280,9 @@ describe("the Generate Report dashboard", () => {
         // … and the query is still running on the server: nothing told it.
         const [still] = await sql(ACTIVITY, [plainApp]);
         assert.deepEqual([still.pid, still.state], [busy.pid, "active"]);
+        const left = new Date().toISOString();
+        const seen = await until(app, "a reading of pg_stat_activity after the client left", (s) => s.database.active.at > left);
+        assert.deepEqual([seen.database.active.lifeline, seen.database.active.plain], [0, 1], "the live panel's count");
       });
       // The lock is gone: the query finishes on the server, and only then does the report stop.
       const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
