@@ -120,17 +120,18 @@ export function openDatabase({ url = DEFAULT_DATABASE_URL, log = () => {} } = {}
  * `say(text, creating)` hears what it does.
  */
 async function createOrders(ctx, pool, say) {
-  const done = `${ORDERS} orders of ${CUSTOMERS} customers`;
+  const done = `${ORDERS} orders of ${CUSTOMERS} customers`; // the table's comment once it is complete
+  const described = `${ORDERS.toLocaleString("en")} orders of ${CUSTOMERS.toLocaleString("en")} customers`;
   await withTx(ctx, pool, async (ctx, tx) => {
     const sql = (text, params) => query(ctx, tx, text, params);
     await sql("select pg_advisory_xact_lock(hashtext($1))", [TABLE]);
     const { rows } = await sql("select obj_description(to_regclass($1), 'pg_class') as note", [TABLE]);
     // An unlogged table is emptied by a crash: check that it still holds rows.
     if (rows[0].note === done && (await sql(`select exists(select 1 from ${TABLE}) as filled`)).rows[0].filled) {
-      say(`database: ${TABLE} is ready (${done})`);
+      say(`database: ${TABLE} is ready (${described})`);
       return;
     }
-    say(`database: creating ${TABLE}: ${done}…`, true);
+    say(`database: creating ${TABLE}: ${described}…`, true);
     const t0 = performance.now();
     await sql(`drop table if exists ${TABLE}`);
     await sql(`create unlogged table ${TABLE} (id bigint not null, customer_id int not null, amount float8 not null, ordered_at timestamptz not null)`);
