@@ -5,9 +5,9 @@
 // (@lifeline/worker), the export's process group is signalled (@lifeline/process). In "plain" mode the query is
 // run as most Node apps run it today — pg's pool.query with query_timeout, no server-side cancel — so it keeps
 // running on the server after the client has left.
-import { formatMs } from "./format.mjs";
 import { query } from "@lifeline/pg";
 import { TABLE } from "./db.mjs";
+import { formatMs } from "./format.mjs";
 
 /** The report's per-step query: each customer's spending per month (0–23), for the customers of one step. */
 export const STEP_SQL = `select customer_id as customer,
@@ -20,8 +20,9 @@ export const PLAIN_QUERY_TIMEOUT_MS = 30_000;
 
 /**
  * generateReport runs `steps` steps (each: one query over a 1/steps share of the customers, then their trends on
- * `workers`), sending `{ type: "phase", step, phase }` before each part and `{ type: "progress", step, of }` after
- * each step on `progress`, then exports the trends (`exporter`). It returns the report's summary, or rejects with
+ * `workers`), sending `{ type: "phase", step, phase }` as each part starts (`query`, `crunch`, last `export` with the
+ * command's pid) and `{ type: "progress", step, of }` after each step on `progress`, then exports the trends
+ * (`exporter`). `stopped(text)` hears how each part in flight was stopped when ctx ended. It returns the report's summary, or rejects with
  * `ctx.err()` once every part in flight has stopped. It does not close `progress`: its caller does.
  */
 export async function generateReport(ctx, { id, steps, resamples, mode, db, workers, exporter }, progress, stopped) {
