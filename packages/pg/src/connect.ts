@@ -1,7 +1,7 @@
 import { afterFunc, isContext, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { describe, isPool, type PoolView } from "./internal/driver.js";
-import { tell, unhealthy } from "./internal/fence.js";
+import { afterCalls, tell, unhealthy } from "./internal/fence.js";
 import { resolve, type QueryOptions, type Resolved } from "./options.js";
 
 /**
@@ -11,7 +11,9 @@ import { resolve, type QueryOptions, type Resolved } from "./options.js";
  * - `ctx` ends while waiting: rejects with `ctx.err()` at once and the wait is taken out of the pool's
  *   queue, so the next free slot goes to the next waiter; if the pool had already picked this waiter, the
  *   client it got is released straight back. No client leaks either way.
- * - The client's `release()` evicts it (releases it with an error, so the pool drops it) when it is not
+ * - The client's `release()` waits until no lifeline call on it is in flight (a cancelled query settles
+ *   only after its fence, so a release that did not await it still cannot hand on an unsafe connection),
+ *   and evicts the client (releases it with an error, so the pool drops it) when it is not
  *   safe to reuse: lifeline destroyed its connection after a cancel, pg found it dead, or it is still
  *   inside a transaction (status not `I`, as pgxpool does). While you hold it, a connection error on it
  *   is not raised as an uncaught 'error' event (pg-pool leaves a checked-out client without a listener);
@@ -30,8 +32,13 @@ export async function connect(ctx: Context, pool: pg.Pool, options?: QueryOption
   const onError = (): void => {};
   client.on("error", onError);
   client.release = (err?: Error | boolean): void => {
-    client.removeListener("error", onError);
-    release.call(client, err === undefined || err === false ? unhealthy(client) : err);
+    const giveBack = (): void => {
+      client.removeListener("error", onError);
+      release.call(client, err === undefined || err === false ? unhealthy(client) : err);
+    };
+    // Released while a query of ours still runs or a cancelled one's fence is still up (its promise not
+    // awaited): the pool gets the client only once that call settled, so the connection is known safe.
+    afterCalls(client, giveBack);
   };
   return client;
 }

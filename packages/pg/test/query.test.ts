@@ -191,6 +191,32 @@ describe("connect", () => {
     });
   }
 
+  it("holds a client released during a cancel's fence until the connection is safe", async () => {
+    const { pool, name } = newPool("release-fenced", { max: 1 });
+    try {
+      const c = await connect(background(), pool);
+      const pid = (c as unknown as { processID: number }).processID;
+      const [ctx, cancel] = withCancel(background());
+      const running = query(ctx, c, "select pg_sleep(30)");
+      let settled = false;
+      running.catch(() => (settled = true));
+      await activePid(name, "pg_sleep(30)");
+      cancel();
+      c.release(); // without awaiting the cancelled query: its cancel has not even started
+      const next = await pool.connect();
+      try {
+        assert.equal(settled, true, "the pool handed the client on only after the cancelled query settled (past its fence)");
+        assert.equal((next as unknown as { processID: number }).processID, pid, "the same connection, reused");
+        await assert.rejects(running, (e) => e === Canceled);
+        assert.equal((await next.query("select 1 as one")).rows[0]!.one, 1, "no stray cancel hits the next user");
+      } finally {
+        next.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("evicts a client released inside a transaction instead of poisoning the pool", async () => {
     const { pool } = newPool("dirty", { max: 1 });
     try {

@@ -11,13 +11,17 @@ interface State {
   fence: Promise<void> | undefined;
   /** broken is set once lifeline destroyed the connection. */
   broken: ClientDestroyedError | undefined;
+  /** inflight counts lifeline calls on the client that have not settled (a settled call is past its fence). */
+  inflight: number;
+  /** whenIdle holds what waits for inflight to reach 0 (a release of the client). */
+  whenIdle: (() => void)[] | undefined;
 }
 
 const states = new WeakMap<object, State>();
 
 function stateOf(client: pg.ClientBase): State {
   let s = states.get(client);
-  if (s === undefined) states.set(client, (s = { fence: undefined, broken: undefined }));
+  if (s === undefined) states.set(client, (s = { fence: undefined, broken: undefined, inflight: 0, whenIdle: undefined }));
   return s;
 }
 
@@ -45,13 +49,23 @@ export function guard<T>(
   what: string,
   start: (settle: (outcome: Outcome<T>) => void) => Op,
 ): Promise<T> {
-  const st = states.get(client);
-  if (st?.fence !== undefined) return st.fence.then(() => guard(ctx, client, o, what, start));
-  if (st?.broken !== undefined) return Promise.reject(st.broken);
+  const st = stateOf(client);
+  if (st.fence !== undefined) return st.fence.then(() => guard(ctx, client, o, what, start));
+  if (st.broken !== undefined) return Promise.reject(st.broken);
   const ended = ctx.err();
   if (ended !== undefined) return Promise.reject(ended);
   // Written with callbacks, not async/await: this is the path of every query, and each hop costs.
-  return new Promise<T>((resolve, reject) => {
+  st.inflight++;
+  return new Promise<T>((resolveOuter, rejectOuter) => {
+    // Settle first, then free the client: the caller hears of the outcome before a waiter gets the client.
+    const resolve = (v: T): void => {
+      resolveOuter(v);
+      idle(st);
+    };
+    const reject = (e: unknown): void => {
+      rejectOuter(e);
+      idle(st);
+    };
     const d = driver(client);
     // A checked-out pg-pool client has no 'error' listener (pg-pool removes it on acquire): a backend killed
     // under us would crash the process. Listen while we hold it; the outcome carries the error anyway.
@@ -91,6 +105,24 @@ export function guard<T>(
       if (outcome === undefined) stopping = stopOp(ctx, client, op, settle, o, what);
     });
   });
+}
+
+/** idle records that one call on the client settled, and runs what waited for none to be left. */
+function idle(st: State): void {
+  if (--st.inflight > 0 || st.whenIdle === undefined) return;
+  const waiters = st.whenIdle;
+  st.whenIdle = undefined;
+  for (const f of waiters) f();
+}
+
+/**
+ * afterCalls runs `f` once no lifeline call on `client` is in flight (each settles only after its fence):
+ * at once if none is, else when the last one settles.
+ */
+export function afterCalls(client: pg.ClientBase, f: () => void): void {
+  const st = states.get(client);
+  if (st === undefined || st.inflight === 0) return f();
+  (st.whenIdle ??= []).push(f);
 }
 
 function ignore(): void {}
