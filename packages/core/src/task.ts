@@ -26,8 +26,12 @@ let lastLive: Task<unknown> | null = null;
 let liveCount = 0;
 
 function readDebugSwitch(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  const v = env?.LIFELINE_DEBUG;
+  let v: string | undefined;
+  try {
+    v = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.LIFELINE_DEBUG;
+  } catch {
+    return false; // Deno without --allow-env throws NotCapable on reading the environment: no switch, then.
+  }
   return v !== undefined && v !== "" && v !== "0" && v !== "false";
 }
 

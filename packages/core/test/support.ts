@@ -305,10 +305,16 @@ function script(lines: string[], as: string): string {
   return [`const ${as} = await import(${JSON.stringify(coreUrl)});`, ...lines].join("\n");
 }
 
+// evalArgs runs `code` as an ES module in a child of this runtime. Node and Bun take `--input-type=module -e`; Deno's
+// child_process turns `-e` into a classic script (no top-level await) but passes its own `eval` (a module) through.
+function evalArgs(code: string): string[] {
+  return "Deno" in globalThis ? ["eval", code] : ["--input-type=module", "-e", code];
+}
+
 /** runScriptSync runs `lines` as an ES module in a child node (core bound to `as`), blocking until it exits. */
 export function runScriptSync(lines: string[], options: ScriptOptions = {}): ChildResult {
   const { as = "core", timeoutMs = 10_000, env = process.env } = options;
-  const args = ["--input-type=module", "-e", script(lines, as)];
+  const args = evalArgs(script(lines, as));
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: timeoutMs, env });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
@@ -316,7 +322,7 @@ export function runScriptSync(lines: string[], options: ScriptOptions = {}): Chi
 /** runScript is runScriptSync without blocking the event loop while the child runs. */
 export function runScript(lines: string[], options: ScriptOptions = {}): Promise<ChildResult> {
   const { as = "core", timeoutMs = 10_000, env = process.env } = options;
-  const args = ["--input-type=module", "-e", script(lines, as)];
+  const args = evalArgs(script(lines, as));
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { timeout: timeoutMs, env });
     let stdout = "";

@@ -3,8 +3,17 @@ const MAX_DELAY = 2 ** 31 - 1;
 
 type TimerId = ReturnType<typeof setTimeout>;
 
+// Deno 2.0–2.7 return a number from setTimeout, which Deno.refTimer/unrefTimer take (2.8+ return a Timeout).
+const deno = (globalThis as { Deno?: { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void } }).Deno;
+
 function setRef(timer: TimerId, ref: boolean): void {
-  // Node and Bun return an object with ref()/unref(); browsers return a number and never keep anything alive.
+  if (typeof timer === "number") {
+    // Browsers return a number and never keep anything alive; Deno before 2.8 returns one too.
+    if (ref) deno?.refTimer?.(timer);
+    else deno?.unrefTimer?.(timer);
+    return;
+  }
+  // Node, Bun and recent Deno return an object with ref()/unref().
   const t = timer as { ref?: () => void; unref?: () => void };
   if (ref) t.ref?.();
   else t.unref?.();

@@ -1,0 +1,67 @@
+// The core tests a runtime does not run, each with the reason: everything else in packages/core/dist-test runs on
+// every runtime scripts/test-runtimes.mjs knows. An excluded test is printed as skipped with its reason, and an
+// entry that matches no test fails the run (a renamed test must not leave a stale exclusion behind).
+//
+// { file: the compiled test file's name, test: its full name "suite > test" (a string, exact) or a RegExp over it,
+//   reason: why this runtime cannot run it — a missing platform API, never "it fails here" }
+//
+// Deno and Bun run all of it, the child-process tests included (their children are Deno and Bun too); Deno 2.7
+// lacks one Node API a test uses.
+
+/** @type {Record<"deno" | "deno@2.7" | "bun" | "chromium", { file: string, test: string | RegExp, reason: string }[]>} */
+export const exclusions = {
+  deno: [],
+  "deno@2.7": [
+    {
+      file: "pool.test.js",
+      test: "WorkerPool.shutdown > leaves no grace timer behind when called after the pool has ended",
+      reason: "counts pending timers with process.getActiveResourcesInfo(), which Deno 2.7's process lacks",
+    },
+  ],
+  bun: [],
+  chromium: [
+    // A page has no process to exit, no child processes, no sockets to listen on, no list of its timers.
+    {
+      file: "cancel.test.js",
+      test: /^afterFunc > reports, never drops, an error when f /,
+      reason: "runs a child process (node:child_process) and reads its stderr and exit status",
+    },
+    {
+      file: "deadline.test.js",
+      test: "deadline timers > never keep the process alive",
+      reason: "checks that a child process exits (node:child_process); a page never exits",
+    },
+    {
+      file: "errors.test.js",
+      test: /^fetch with ctx\.signal against a server that never answers > /,
+      reason: "starts an HTTP server that never answers (node:http); a page cannot listen on a port (fetch.browser-test.mjs checks the page's fetch against the harness's server instead)",
+    },
+    {
+      file: "pool.test.js",
+      test: "WorkerPool.shutdown > leaves no grace timer behind when called after the pool has ended",
+      reason: "counts pending timers with process.getActiveResourcesInfo(); a page cannot list its timers",
+    },
+    {
+      file: "select.test.js",
+      test: /^select typing over an array built at run time > .*\(checked by running tsc on a snippet\)$/,
+      reason: "a type test: runs tsc in a child process on a snippet written to a temporary folder (node:fs, node:os)",
+    },
+    {
+      file: "task.test.js",
+      test: "a failing task nobody awaits > is raised as an unhandled rejection naming the task when no handler is set",
+      reason: "runs a child process (node:child_process) and reads its stderr and exit status",
+    },
+    {
+      file: "time.test.js",
+      test: /^timers that lost do not keep the process alive > /,
+      reason: "checks that child processes exit promptly (node:child_process); a page never exits",
+    },
+  ],
+};
+
+/** exclusionsFor returns the entries of `runtime` for one test file. */
+export function exclusionsFor(runtime, file) {
+  const list = exclusions[runtime];
+  if (list === undefined) throw new TypeError(`exclusionsFor: unknown runtime ${JSON.stringify(runtime)}`);
+  return list.filter((e) => e.file === file);
+}
