@@ -31,7 +31,8 @@ export function openDatabase({ url = DEFAULT_DATABASE_URL, log = () => {} } = {}
   const pool = new pg.Pool({ ...common, max: 4, application_name: app });
   const plainPool = new pg.Pool({ ...common, max: 4, application_name: `${app} plain` });
   const monitorPool = new pg.Pool({ ...common, max: 1, application_name: `${app} monitor` });
-  for (const p of [pool, plainPool, monitorPool]) p.on("error", () => {}); // an idle client's lost connection: the pool drops it
+  // An idle client whose connection fails (a server restart): the pool drops it; nobody is waiting, so say it.
+  for (const p of [pool, plainPool, monitorPool]) p.on("error", (error) => log(`database: an idle connection failed: ${error.message}`));
   const [life, end] = withCancel(background());
   let changed = new Channel(0); // closed (and replaced) at every state change: ready() waits on it
   const db = {
