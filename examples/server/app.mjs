@@ -110,7 +110,7 @@ export async function startApp(settings = {}) {
     for (let i = 0; i < WORKERS; i++) {
       workers.run(draining, empty).then(
         () => warmed++,
-        () => {}, // only when shutting down (draining ended): nothing to warm any more
+        (error) => draining.err() === undefined && logEvent(`workers: a thread failed to start: ${error.message}`), // else: shutting down
       );
     }
   }
