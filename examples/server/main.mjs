@@ -1,6 +1,7 @@
-// `npm start`: the Generate Report dashboard on http://127.0.0.1:$PORT (default 3000). Ctrl-C (or SIGTERM)
-// shuts it down gracefully: in-flight requests get 2 s to finish, then their contexts are cancelled; a
-// second Ctrl-C exits at once.
+// `npm start`: the Generate Report dashboard on http://127.0.0.1:$PORT (default 3000), its report on the PostgreSQL
+// at $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; without it the page says how to start it).
+// Ctrl-C (or SIGTERM) shuts it down gracefully: in-flight requests get 2 s to finish, then their contexts are
+// cancelled; a second Ctrl-C exits at once.
 import { background, cause } from "@lifeline/core";
 import { notifyContext } from "@lifeline/node";
 import { startApp } from "./app.mjs";
@@ -15,7 +16,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 const [ctx, stop] = notifyContext(background());
 try {
   const debugTasks = !["", "0", "false"].includes(process.env.LIFELINE_DEBUG ?? "");
-  const app = await startApp({ port, debugTasks });
+  // The database's set-up (and what is missing, if PostgreSQL is not there) goes to the console too.
+  const onEvent = (text) => text.startsWith("database:") && console.log(text);
+  const app = await startApp({ port, debugTasks, databaseUrl: process.env.DATABASE_URL, onEvent });
   console.log(`lifeline dashboard: ${app.url}/  (Ctrl-C to stop)`);
   if (debugTasks) console.log(`task dump: ${app.url}/debug/lifeline/tasks  (?format=json for JSON)`);
   await ctx.done().recv(background()); // until SIGINT or SIGTERM

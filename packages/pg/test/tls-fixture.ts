@@ -1,0 +1,20 @@
+// A self-signed certificate and key for 127.0.0.1/localhost, made for these tests only (openssl req -x509, EC P-256,
+// 100 years). Never used outside the test's own TLS responder.
+export const CERT = `-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUVtiJ19XgChQ6FavcglNWOVulbNcwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyODEwMzA1NVoYDzIxMjYxMTA0
+MTAzMDU1WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAARuEhkFd1CvkQ819YySfxwMgQfdT8jaElM4a16dfFxi8XcC9/9gI9Ny
+MffX4gBJ2EiT2ZoDgw+mO5StaEqNB7Xto28wbTAdBgNVHQ4EFgQUjLmY6RG2QSWB
+vpu6+QckN1GsvVowHwYDVR0jBBgwFoAUjLmY6RG2QSWBvpu6+QckN1GsvVowDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSQAwRgIhAOcYkJHR8aqnviCZyfjowot+4JDLG0fXEZJMrkM1RK/SAiEA
+yg4W83VeUoDE72BFW4u6kYa5xO14y/NYFZYwwzZLzbo=
+-----END CERTIFICATE-----
+`;
+export const KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgy8gfDG15i5Eeitcd
+kZHSQMid9WulinMiQUUEMM/NMcKhRANCAARuEhkFd1CvkQ819YySfxwMgQfdT8ja
+ElM4a16dfFxi8XcC9/9gI9NyMffX4gBJ2EiT2ZoDgw+mO5StaEqNB7Xt
+-----END PRIVATE KEY-----
+`;
