@@ -2,6 +2,7 @@
 //   POST /api/report          seed 000: a long report, streamed as NDJSON, that stops when the client leaves: its
 //                             queries on the server, its crunching on a worker thread, its export's processes
 //   POST /api/report?mode=plain  the same report with its queries run the way most Node apps do (they keep running)
+//   POST /api/report/cancel?id=N  jobs mode (REDIS_URL): cancels report N's job on whichever worker process runs it
 //   GET  /api/upstream        seed 002: a call to a slow upstream with a budget; 502 when it runs out
 //   POST /api/poller/start    seed 003: a poller task, and a Cancel that waits until it has really stopped
 //   POST /api/poller/cancel
@@ -31,12 +32,14 @@ import { dumpHandler } from "@lifeline/node";
 // Time-to-stop telemetry for every task (from its context ending to the task returning), through lifeline's
 // tracking hook; creation stacks are left to LIFELINE_DEBUG (they cost microseconds per task).
 import { captureStacks, slowStoppers, taskStopStats } from "@lifeline/testing";
+import { JobCanceledError } from "@lifeline/jobs";
 import { WorkerPool } from "@lifeline/worker";
 import { formatMs, plural } from "./format.mjs";
 import { openDatabase } from "./db.mjs";
 import { EXPORT_COMMAND, exportReport } from "./export.mjs";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
+import { startJobs } from "./jobs-mode.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
 
 const page = readFileSync(new URL("./index.html", import.meta.url));
@@ -71,6 +74,8 @@ function json(res, status, body) {
  */
 export async function startApp(settings = {}) {
   const { port = 0, host = "127.0.0.1", databaseUrl, report = {}, upstream = {}, poller = {}, debugTasks = false, onEvent } = settings;
+  // Jobs mode: `jobs: { redisUrl, queue?, workers? }` runs each report as a job on spawned worker processes.
+  const { redisUrl, queue: jobsQueue, workers: jobsWorkers } = settings.jobs ?? {};
   const options = {
     report: { ...defaults.report, ...report },
     export: { ...defaults.export, ...settings.export },
@@ -115,6 +120,8 @@ export async function startApp(settings = {}) {
     }
   }
 
+  let jobs; // jobs mode: the queue and its worker processes (jobs-mode.mjs), started below
+
   function stats() {
     const now = Date.now();
     const live = tasks();
@@ -142,6 +149,7 @@ export async function startApp(settings = {}) {
       events: events.slice(),
       database: { ...db.state, active: db.active },
       workers: { threads: WORKERS, warm: warmed },
+      jobs: jobs === undefined ? null : jobs.state(),
       upstream: {
         ...calls,
         ...options.upstream,
@@ -158,7 +166,7 @@ export async function startApp(settings = {}) {
     db.retry(); // PostgreSQL may have been started since the last attempt
     const database = await db.ready(ctx);
     if (database.state !== "ready") return json(res, 503, { error: database.message, hint: database.hint });
-    warmWorkers();
+    if (jobs === undefined) warmWorkers(); // jobs mode: the worker processes crunch
     const id = ++reports.started;
     const name = mode === "plain" ? `report #${id} (plain Node)` : `report #${id}`;
     const t0 = performance.now();
@@ -172,7 +180,7 @@ export async function startApp(settings = {}) {
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
     });
-    line({ type: "started", id, mode, steps: options.report.steps });
+    line({ type: "started", id, mode, steps: options.report.steps, jobs: jobs !== undefined });
     logEvent(`${name}: started (${plural(options.report.steps, "step")})`);
     let leftAt; // performance.now() when the request ctx ended because the client left
     let stoppedAt; // performance.now() when the report task returned
@@ -199,6 +207,7 @@ export async function startApp(settings = {}) {
       ctx,
       async (ctx) => {
         try {
+          if (jobs !== undefined) return await jobs.run(ctx, { id, mode, ...options.report }, progress, (text) => stops.push(text));
           return await generateReport(ctx, { id, mode, db, workers, exporter, ...options.report }, progress, (text) => stops.push(text));
         } finally {
           stoppedAt = performance.now();
@@ -214,10 +223,18 @@ export async function startApp(settings = {}) {
       }
       const result = await task;
       reports.finished++;
-      logEvent(`${name}: finished in ${formatMs(performance.now() - t0)}`);
+      logEvent(`${name}: finished in ${formatMs(performance.now() - t0)}${result.worker ? ` on ${result.worker}` : ""}`);
       line({ type: "done", id, result });
       res.end();
     } catch (error) {
+      if (ctx.err() === undefined && error instanceof JobCanceledError) {
+        // Jobs mode: the Cancel button (cancelJob) stopped it on its worker; the request is still there to hear it.
+        reports.cancelled++;
+        logEvent(`${name}: cancelled at step ${step} (${error.reason?.message ?? error.reason}), ${stops.join(", ")}`);
+        line({ type: "cancelled", id, step, reason: `cancelled at step ${step}: ${stops.join(", ")}` });
+        res.end();
+        return;
+      }
       if (ctx.err() === undefined) {
         reports.failed++;
         logEvent(`${name}: failed at step ${step}: ${error.message}`);
@@ -230,7 +247,8 @@ export async function startApp(settings = {}) {
         reports.stopLastMs = ms;
         reports.stopMaxMs = Math.max(reports.stopMaxMs ?? 0, ms);
         reports.stopSamples++;
-        logEvent(`${name}: client left at step ${step}, ${[...stops, `work stopped ${formatMs(ms)} later`].join(", ")}`);
+        const seen = jobs === undefined ? "work stopped" : "its outcome reached the dashboard"; // jobs: read from Redis (polled)
+        logEvent(`${name}: client left at step ${step}, ${[...stops, `${seen} ${formatMs(ms)} later`].join(", ")}`);
       } else if (why instanceof ServerShutdownError) {
         logEvent(`${name}: cancelled by the shutdown at step ${step}${stops.map((s) => `, ${s}`).join("")}`);
       } else {
@@ -240,6 +258,15 @@ export async function startApp(settings = {}) {
       stopNotice();
       ctx.signal.removeEventListener("abort", onEnd);
     }
+  }
+
+  // Jobs mode: Cancel stops the report's job on whichever worker process runs it (its stream then says so).
+  async function reportCancelRoute(ctx, _req, res, url) {
+    if (jobs === undefined) return json(res, 409, { error: "reports run in-process (no REDIS_URL): close the tab or Abort to stop one" });
+    const id = Number(url.searchParams.get("id"));
+    if (!Number.isInteger(id) || id < 1) return json(res, 400, { error: `id must be a report number, got ${JSON.stringify((url.searchParams.get("id") ?? "").slice(0, 40))}` });
+    const cancelled = await jobs.cancel(ctx, id, "the Cancel button");
+    json(res, cancelled ? 200 : 404, cancelled ? { cancelled: true, id } : { error: `report #${id} is not running` });
   }
 
   // Seed 002: the upstream call gets a budget on top of the request's context; running out of it is a 502.
@@ -317,6 +344,7 @@ export async function startApp(settings = {}) {
     "GET /": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page),
     "GET /format.mjs": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(formatModule),
     "POST /api/report": reportRoute,
+    "POST /api/report/cancel": reportCancelRoute,
     "GET /api/upstream": upstreamRoute,
     "POST /api/poller/start": pollerStartRoute,
     "POST /api/poller/cancel": pollerCancelRoute,
@@ -349,11 +377,15 @@ export async function startApp(settings = {}) {
     }),
   );
   try {
+    if (redisUrl !== undefined) {
+      jobs = await startJobs({ redisUrl, queue: jobsQueue, workers: jobsWorkers, databaseUrl, exportOptions: options.export, log: logEvent });
+    }
     server.listen(port, host);
     await once(server, "listening");
   } catch (error) {
     drain();
-    await Promise.all([slow.close(), db.close(), workers.close(background())]);
+    await contexts.shutdown(server, 0); // ends the contexts' root: nothing was served
+    await Promise.all([slow.close(), db.close(), workers.close(background()), jobs?.close()]);
     throw error;
   }
   const address = server.address();
@@ -368,7 +400,7 @@ export async function startApp(settings = {}) {
       drain();
       if (running !== undefined) await stopPoller(background());
       const report = await contexts.shutdown(server, graceMs);
-      await Promise.all([slow.close(), db.close(), workers.close(background())]);
+      await Promise.all([slow.close(), db.close(), workers.close(background()), jobs?.close()]);
       return report;
     },
   };
