@@ -2,11 +2,11 @@
 //
 //   npm run bench                 # prints the table
 //   npm run bench -- --write      # also writes bench/RESULTS.md from this run
-//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h i worker process); never with --write
+//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h worker process jobs pg); never with --write
 //
 // Sections: a–d contexts and channels (issue 2), e bundle size, f tasks, errgroup, semaphore (issue 3),
-// g tracking overhead (issue 5), h HTTP on loopback (issue 4; the load generator is bench/http-client.mjs),
-// i PostgreSQL cancellation (issue 10; bench/pg.mjs).
+// g tracking overhead (issue 5), h HTTP on loopback (issue 4; the load generator is bench/http-client.mjs), jobs on BullMQ (bench/jobs.mjs),
+// pg: PostgreSQL cancellation (issue 10; bench/pg.mjs).
 // Every figure of ours is printed beside the platform baseline and the peers (@esfx/canceltoken, ts-chan,
 // Effection, p-limit, bare servers), measured in this same run, as a ratio. Times are the median of several samples, each long enough
 // (~60 ms) to swamp timer resolution; memory is heapUsed after forced GC (needs --expose-gc), before/after.
@@ -1146,8 +1146,14 @@ for (const [name, file, fn, notes] of [["worker", "./worker.mjs", "benchWorker",
   await m[fn]({ section, row, verdict });
   extraNotes.push(...m[notes]);
 }
-// i. @lifeline/pg against the local PostgreSQL (issue 10): bench/pg.mjs, which also runs standalone.
-if (enabled("i")) await (await import("./pg.mjs")).benchPg({ row, verdict, section });
+// Jobs on BullMQ (issue 12): bench/jobs.mjs, section "jobs" (needs Redis; skipped without it).
+if (enabled("jobs")) extraNotes.push(...(await (await import("./jobs.mjs")).benchJobs({ section, row, verdict })));
+// PostgreSQL cancellation (issue 10): bench/pg.mjs, section "pg" (needs PostgreSQL; a row says so without it).
+if (enabled("pg")) {
+  const m = await import("./pg.mjs");
+  await m.benchPg({ section, row, verdict });
+  extraNotes.push(...m.PG_NOTES);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Report
@@ -1219,7 +1225,6 @@ const notes = [
   "  millisecond. The row below it times, per request inside our server, from its own `res` 'close' to the",
   "  afterFunc callback: what lifeline adds, free of that noise.",
   ...extraNotes,
-  ...(enabled("i") ? (await import("./pg.mjs")).PG_NOTES : []),
 ];
 
 console.log(`\n${env.join("\n")}\n\n${table}\n\n${notes.join("\n")}`);

@@ -1,0 +1,420 @@
+import {
+  Canceled,
+  DeadlineExceeded,
+  go,
+  withCancelCause,
+  withDeadline,
+  withoutCancel,
+  withValue,
+  afterFunc,
+  type CancelCauseFunc,
+  type CancelFunc,
+  type Context,
+} from "@lifeline/core";
+import { UnrecoverableError, WaitingError, Worker, type Job, type JobJsonRaw, type RedisClient, type WorkerOptions } from "bullmq";
+import { JobCanceledError, LockLostError, WorkerShutdownError } from "./errors.js";
+import { checkValues, type JobValue } from "./job-value.js";
+import { checkCtx } from "./internal/check.js";
+import { cancelChannel, peekCancels, redisOffset } from "./internal/redis.js";
+import { CANCEL_FIELD, describe, HEADER_OPTION, parseHeader, parsePush, parseRecord } from "./internal/wire.js";
+
+/** JobHandler runs one job under the job's own ctx; its result is the job's result. */
+export type JobHandler<D, R> = (ctx: Context, job: Job<D, R>) => R | Promise<R>;
+
+/** StopKind says why a job's ctx ended before its handler settled. */
+export type StopKind = "cancel" | "deadline" | "lock" | "shutdown";
+
+/** JobStop describes a job whose ctx was ended by the worker (see {@link WorkOptions.onStop}). */
+export interface JobStop {
+  readonly job: Job;
+  /** by says why: a cancel, the deadline (at pick-up only: a running job's deadline ends its ctx by itself), lock loss, shutdown. */
+  readonly by: StopKind;
+  /** cause is what `cause(ctx)` is (or would have been) in the handler. */
+  readonly cause: unknown;
+  /**
+   * via says how the worker learnt it: the push, the check at a lock renewal, the check at pick-up, its own timer,
+   * or BullMQ's local `worker.cancelJob` in this process.
+   */
+  readonly via: "push" | "renewal" | "pickup" | "timer" | "local";
+  /** started is false when the handler never ran. */
+  readonly started: boolean;
+  /** issuedAt is when cancelJob ran (epoch ms in this machine's clock, converted through Redis's), for a cancel. */
+  readonly issuedAt: number | undefined;
+  /** at is when the worker ended the job's ctx (epoch ms). */
+  readonly at: number;
+}
+
+/** WorkOptions are BullMQ's Worker options plus lifeline's. */
+export interface WorkOptions extends WorkerOptions {
+  /**
+   * graceMs is how long running jobs may finish after the worker's root ctx ends (or `close()` is called)
+   * before their contexts are cancelled with a {@link WorkerShutdownError} (default 5000; 0 cancels at once).
+   */
+  readonly graceMs?: number;
+  /** values lists the context values restored from each job's header ({@link jobValue}). */
+  readonly values?: readonly JobValue<unknown>[];
+  /** onStop hears of every job the worker stops (for logs and dashboards); it must not throw. */
+  readonly onStop?: (stop: JobStop) => void;
+}
+
+interface Running {
+  readonly job: Job;
+  readonly stopCtx: CancelCauseFunc;
+  readonly started: boolean;
+  stopped: { by: StopKind; cause: unknown } | undefined;
+  leaseUntil: number;
+}
+
+type Subscriber = {
+  subscribe(channel: string): Promise<unknown>;
+  on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  disconnect(): void;
+};
+
+const DEFAULT_GRACE_MS = 5000;
+const RECENT_MAX = 10_000;
+
+/**
+ * work starts a BullMQ Worker on `queueName` that runs `handler(ctx, job)` for every job, and returns that
+ * Worker (BullMQ's: its options, events, retries and `close()` work as usual).
+ *
+ * Every job runs as a task named after the job (`job <name>#<id>` in the task dump) under its **own** ctx,
+ * a child of `ctx` (its values, and the worker's shutdown), with the deadline and values the job carries
+ * ({@link addJob}). A job whose deadline has passed, or that was cancelled, before it is picked up never runs
+ * its handler. The job's ctx ends, with a distinct cause each, when: the job is cancelled from any process
+ * ({@link cancelJob}; the cause is the reason sent), its deadline passes ({@link DeadlineExceeded}), this worker
+ * loses the job's lock (a {@link LockLostError}: a renewal refused, or the lease ran out without one), or the
+ * worker shuts down past its grace ({@link WorkerShutdownError}).
+ *
+ * The final state is written once, when the handler settles, and only through the job's lock token (BullMQ
+ * refuses a write from a worker that no longer holds the job). A job whose ctx ended before the handler settled
+ * never completes, whatever the handler returns: a cancel fails it with a {@link JobCanceledError} (no retries),
+ * a passed deadline fails it without retries, a lost lock writes nothing (or, if Redis still held this worker's
+ * lock when the lease ran out here, moves it back to waiting), a shutdown moves it back to waiting.
+ * Other failures are retried as the job's options say.
+ *
+ * Cancels arrive by pub/sub at once; the worker also reads the cancel records of its jobs at each lock renewal,
+ * so a missed push costs at most one `lockRenewTime`. When `ctx` ends, the worker stops taking jobs, lets the
+ * running ones finish for `graceMs`, then cancels their contexts; it does not kill a handler that ignores its
+ * ctx (BullMQ's `close()` waits for it). Attach an `'error'` listener to the Worker, as BullMQ requires: lost
+ * locks and refused writes are reported there.
+ *
+ * @throws TypeError for a ctx that is not a Context, an empty queue name, a handler that is not a function,
+ * or invalid options (BullMQ's own checks throw its errors).
+ */
+export function work<D = unknown, R = unknown>(
+  ctx: Context,
+  queueName: string,
+  handler: JobHandler<D, R>,
+  options: WorkOptions,
+): Worker<D, R> {
+  checkCtx("work", ctx);
+  if (typeof queueName !== "string" || queueName === "") throw new TypeError(`work: queueName must be a non-empty string, got ${describe(queueName)}`);
+  if (typeof handler !== "function") throw new TypeError(`work: handler must be a function, got ${describe(handler)}`);
+  if (typeof options !== "object" || options === null) throw new TypeError(`work: options must be an object with a connection, got ${describe(options)}`);
+  const { graceMs = DEFAULT_GRACE_MS, values, onStop, ...workerOptions } = options;
+  if (typeof graceMs !== "number" || !(graceMs >= 0)) throw new TypeError(`work: options.graceMs must be a number >= 0, got ${describe(graceMs)}`);
+  if (onStop !== undefined && typeof onStop !== "function") throw new TypeError(`work: options.onStop must be a function, got ${describe(onStop)}`);
+  const carried = checkValues("work", values);
+  const holder: { worker?: JobWorker<D, R> } = {};
+  const worker = new JobWorker<D, R>(
+    queueName,
+    JobWorker.processor(holder),
+    workerOptions,
+    { root: ctx, handler, graceMs, values: carried, onStop },
+  );
+  holder.worker = worker;
+  return worker;
+}
+
+interface Settings<D, R> {
+  readonly root: Context;
+  readonly handler: JobHandler<D, R>;
+  readonly graceMs: number;
+  readonly values: readonly JobValue<unknown>[];
+  readonly onStop: ((stop: JobStop) => void) | undefined;
+}
+
+/** @internal JobWorker is BullMQ's Worker with per-job contexts; work() is its only constructor. */
+class JobWorker<D, R> extends Worker<D, R> {
+  readonly #settings: Settings<D, R>;
+  readonly #running = new Map<string, Running>();
+  // Pushes for jobs not (yet) running here: a job picked up just before its cancel was recorded checks this.
+  readonly #recent = new Map<string, { reason: unknown; at: number | undefined; seen: number }>();
+  // Cancel records read with the job's hash at pick-up (moveToActive returns the whole hash).
+  readonly #pickedUp = new WeakMap<object, string>();
+  readonly #subscribed: Promise<void>;
+  readonly #leaseTimer: ReturnType<typeof setInterval>;
+  readonly #stopWatching: () => boolean;
+  #subscriber: Subscriber | undefined;
+  #offset: Promise<number> | undefined;
+  #offsetMs: number | undefined;
+  #closing = false;
+  #closed = false;
+  #graceOver = false;
+  #graceTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    name: string,
+    processor: (job: Job<D, R>, token?: string) => Promise<R>,
+    opts: WorkerOptions,
+    settings: Settings<D, R>,
+  ) {
+    super(name, processor, opts);
+    this.#settings = settings;
+    const lockDuration = this.opts.lockDuration ?? 30_000;
+    this.#leaseTimer = setInterval(() => this.#checkLeases(), Math.max(10, lockDuration / 4));
+    this.#leaseTimer.unref();
+    this.#subscribed = this.#subscribe();
+    // A worker without pushes still works (by renewals): report why, unless it is closing (nothing to lose then).
+    this.#subscribed.catch((e: unknown) => {
+      if (!this.#closing) this.#report(e);
+    });
+    this.#stopWatching = afterFunc(settings.root, () => {
+      this.close().catch((e: unknown) => this.#report(e));
+    });
+  }
+
+  /** waitUntilReady also waits for the cancel subscription, so a cancel sent afterwards arrives by push. */
+  override async waitUntilReady(): Promise<RedisClient> {
+    const client = await super.waitUntilReady();
+    await this.#subscribed;
+    return client;
+  }
+
+  async #subscribe(): Promise<void> {
+    const client = await this.client;
+    this.#offset = redisOffset(client);
+    this.#offsetMs = await this.#offset;
+    const sub = client.duplicate() as unknown as Partial<Subscriber>;
+    if (typeof sub.subscribe !== "function" || typeof sub.on !== "function" || typeof sub.disconnect !== "function") {
+      throw new TypeError("work: the connection's client cannot subscribe to pub/sub (use ioredis, BullMQ's default)");
+    }
+    const s = sub as Subscriber;
+    if (this.#closed) {
+      s.disconnect(); // closed while we connected: close()'s cleanup has already run
+      return;
+    }
+    this.#subscriber = s;
+    s.on("error", (e) => this.#report(e));
+    s.on("message", (_channel, message) => this.#onPush(message));
+    await s.subscribe(cancelChannel(this.qualifiedName));
+  }
+
+  #report(e: unknown): void {
+    if (this.listenerCount("error") > 0) this.emit("error", e instanceof Error ? e : new Error(String(e)));
+    else queueMicrotask(() => {
+      throw e;
+    });
+  }
+
+  /** @internal createJob keeps the cancel record that came with the job's hash at pick-up. */
+  protected override createJob(data: JobJsonRaw, jobId: string): Job<D, R, string> {
+    const job = super.createJob(data, jobId);
+    const record = (data as unknown as Record<string, unknown>)[CANCEL_FIELD];
+    if (typeof record === "string") this.#pickedUp.set(job, record);
+    return job;
+  }
+
+  /** extendJobLocks is BullMQ's lock renewal; lifeline also reads the jobs' cancel records and learns of lost locks. */
+  override async extendJobLocks(jobIds: string[], tokens: string[], duration: number): Promise<string[]> {
+    const sentAt = Date.now();
+    const peek = this.#peek(jobIds);
+    const refused = await super.extendJobLocks(jobIds, tokens, duration);
+    const lost = new Set(refused);
+    for (const id of jobIds) {
+      const r = this.#running.get(id);
+      if (r === undefined) continue;
+      if (lost.has(id)) this.#stop(r, "lock", new LockLostError(this.name, id, "refused"), "renewal", undefined);
+      else r.leaseUntil = Math.max(r.leaseUntil, sentAt + duration);
+    }
+    await peek;
+    return refused;
+  }
+
+  async #peek(ids: string[]): Promise<void> {
+    try {
+      const records = await peekCancels(await this.client, `${this.qualifiedName}:`, ids);
+      records.forEach((text, i) => {
+        const r = this.#running.get(ids[i]!);
+        if (text === null || r === undefined) return;
+        const { reason, at } = parseRecord(text);
+        this.#stop(r, "cancel", reason, "renewal", at);
+      });
+    } catch (e) {
+      if (!this.#closing) this.#report(e); // a closing worker's connection may go away under the read
+    }
+  }
+
+  #onPush(message: string): void {
+    const push = parsePush(message);
+    if (push === undefined) return;
+    const r = this.#running.get(push.id);
+    if (r !== undefined) this.#stop(r, "cancel", push.reason, "push", push.at);
+    else if (this.#recent.size < RECENT_MAX) this.#recent.set(push.id, { reason: push.reason, at: push.at, seen: Date.now() });
+  }
+
+  #checkLeases(): void {
+    const now = Date.now();
+    for (const [id, r] of this.#running) {
+      if (now > r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
+    }
+    const keep = 2 * (this.opts.lockDuration ?? 30_000);
+    for (const [id, p] of this.#recent) if (now - p.seen > keep) this.#recent.delete(id);
+  }
+
+  #stop(r: Running, by: StopKind, cause: unknown, via: JobStop["via"], at: number | undefined): void {
+    if (r.stopped !== undefined) return; // the first cause stays, as in a context
+    r.stopped = { by, cause };
+    r.stopCtx(cause);
+    this.#notify(r.job, by, cause, via, r.started, at);
+  }
+
+  #notify(job: Job, by: StopKind, cause: unknown, via: JobStop["via"], started: boolean, at: number | undefined): void {
+    const onStop = this.#settings.onStop;
+    if (onStop === undefined) return;
+    const issuedAt = at === undefined || this.#offsetMs === undefined ? undefined : at - this.#offsetMs;
+    try {
+      onStop({ job, by, cause, via, started, issuedAt, at: Date.now() });
+    } catch (e) {
+      this.#report(e);
+    }
+  }
+
+  /** @internal processor returns the function BullMQ calls for each job (the worker exists by then). */
+  static processor<D, R>(holder: { worker?: JobWorker<D, R> }): (job: Job<D, R>, token?: string) => Promise<R> {
+    return (job, token) => holder.worker!.#run(job, token);
+  }
+
+  async #run(job: Job<D, R>, token: string | undefined): Promise<R> {
+    const id = job.id ?? "";
+    const header = parseHeader((job.opts as Record<string, unknown>)[HEADER_OPTION]);
+    if (typeof header === "string") throw new UnrecoverableError(`job ${id} carries a malformed lifeline header: ${header}`);
+    const offset = this.#offsetMs ?? (await (this.#offset ?? redisOffset(await this.client)));
+    // From here to the registration below, nothing awaits: a push is either in #recent or finds the job.
+    const picked = this.#pickedUp.get(job);
+    const early = picked !== undefined ? { ...parseRecord(picked), via: "pickup" as const } : this.#recent.get(id);
+    if (early !== undefined) {
+      this.#recent.delete(id);
+      this.#notify(job, "cancel", early.reason, "pickup", false, early.at);
+      throw new JobCanceledError(this.name, id, early.reason);
+    }
+    const deadline = header.deadline === undefined ? undefined : header.deadline - offset;
+    if (deadline !== undefined && deadline <= Date.now()) {
+      this.#notify(job, "deadline", DeadlineExceeded, "pickup", false, undefined);
+      throw new UnrecoverableError(`job ${id} not started: its deadline had passed when it was picked up`);
+    }
+    // The root's values, not its end: when the root ends, the grace ladder in close() ends the job's ctx.
+    const [base, stopCtx] = withCancelCause(withoutCancel(this.#settings.root));
+    let jobCtx = base;
+    let stopDeadline: CancelFunc | undefined;
+    if (deadline !== undefined) [jobCtx, stopDeadline] = withDeadline(base, deadline);
+    for (const v of this.#settings.values) {
+      if (!(v.name in header.values)) continue;
+      const value = v.parse(header.values[v.name]);
+      if (value !== undefined) jobCtx = withValue(jobCtx, v.key, value);
+    }
+    const lockDuration = this.opts.lockDuration ?? 30_000;
+    const r: Running = {
+      job: job as Job,
+      stopCtx,
+      started: true,
+      stopped: undefined,
+      leaseUntil: (typeof job.processedOn === "number" ? job.processedOn : Date.now()) + lockDuration,
+    };
+    this.#running.set(id, r);
+    // Picked up from BullMQ's prefetch after the grace ran out: it gets no grace of its own.
+    if (this.#graceOver) this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
+    const handler = this.#settings.handler;
+    let failed = false;
+    let result: R | undefined;
+    let error: unknown;
+    try {
+      result = await go(jobCtx, (ctx) => handler(ctx, job), { name: `job ${job.name}#${id}` });
+    } catch (e) {
+      failed = true;
+      error = e;
+    } finally {
+      this.#running.delete(id);
+      stopDeadline?.();
+      stopCtx();
+    }
+    // The handler settled: decide the one final state. A ctx that ended first wins over whatever it returned.
+    if (r.stopped === undefined && Date.now() > r.leaseUntil) {
+      this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
+    }
+    const stopped = r.stopped ?? (jobCtx.err() === DeadlineExceeded ? { by: "deadline" as const, cause: DeadlineExceeded } : undefined);
+    if (stopped === undefined) {
+      if (failed) throw error;
+      return result as R;
+    }
+    switch (stopped.by) {
+      case "cancel":
+        throw new JobCanceledError(this.name, id, stopped.cause);
+      case "deadline":
+        throw new UnrecoverableError(`job ${id} stopped: its deadline passed while it ran`);
+      case "lock":
+        // Not the job's failure. Hand it back if Redis still holds our lock (the lease ran out here first); if
+        // another worker holds it, the script refuses our token and nothing is written, as for a connection error
+        // (the stalled check then hands it back). Either way nothing is lost, so the refusal is not reported.
+        await job.moveToWait(token).catch(() => {});
+        throw new WaitingError();
+      case "shutdown":
+        await job.moveToWait(token);
+        throw new WaitingError();
+    }
+  }
+
+  /**
+   * cancelJob is BullMQ's local cancel (this process only): it ends the job's ctx with `reason` (or `Canceled`)
+   * as {@link cancelJob} from `@lifeline/jobs` would, but records nothing in Redis. Returns whether the job runs here.
+   */
+  override cancelJob(jobId: string, reason?: string): boolean {
+    const r = this.#running.get(jobId);
+    if (r === undefined) return false;
+    this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
+    return true;
+  }
+
+  /** cancelAllJobs is BullMQ's local cancel of every job running here; see {@link JobWorker.cancelJob}. */
+  override cancelAllJobs(reason?: string): void {
+    for (const r of this.#running.values()) this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
+  }
+
+  /**
+   * close is BullMQ's close with lifeline's grace: running jobs get `graceMs` (none when `force`), then their
+   * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting.
+   */
+  override close(force = false): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#stopWatching();
+      const shutdown = (): void => {
+        this.#graceOver = true;
+        for (const r of this.#running.values()) {
+          this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
+        }
+      };
+      if (force || this.#settings.graceMs === 0) shutdown();
+      else if (this.#settings.graceMs !== Infinity) {
+        this.#graceTimer = setTimeout(() => {
+          shutdown();
+          this.#graceTimer = undefined;
+        }, this.#settings.graceMs);
+      }
+      const closing = super.close(force);
+      closing
+        .finally(() => {
+          this.#closed = true;
+          clearTimeout(this.#graceTimer);
+          clearInterval(this.#leaseTimer);
+          this.#subscriber?.disconnect();
+          this.#recent.clear();
+        })
+        .catch(() => {});
+      return closing;
+    }
+    return super.close(force);
+  }
+}
