@@ -2,7 +2,10 @@
 // entry, and only the API of issue 2 (contexts, channels, select, timers) as a user of just that pays after
 // tree-shaking. Used by .ci/run (as a gate) and bench/run.mjs (as figures), so both measure the same way.
 //
-// Budgets: issue 2 set < 6 KB for the context/channel/select/timer API; that is the gate. Tasks, WaitGroup,
+// Budgets: issue 2 set < 6 KB for the context/channel/select/timer API. Issue 9 then added to that same API what
+// users found missing (Go's nil-channel cases, ch.range(ctx), every parked wait holding the deadlines of all the done
+// channels it waits on) and Deno 2.0–2.7 need their own timer unref: together ~150 B. The gate is now 6,400 B (6.25
+// KB), still a regression budget; bench/run.mjs prints the size beside it. Tasks, WaitGroup,
 // ErrGroup, Semaphore and the worker pool (issue 3) came after and are bundled only when imported; the whole
 // entry has its own regression budget (10 KB) and its size is reported beside the target, not hidden.
 import { gzipSync } from "node:zlib";
@@ -16,7 +19,7 @@ export const ISSUE2_API = [
   "DeadlineExceeded", "CanceledError", "DeadlineExceededError", "isCanceled", "isDeadlineExceeded", "Channel",
   "select", "trySelect", "recv", "send", "sleep", "after", "ticker",
 ];
-export const ISSUE2_LIMIT = 6144;
+export const ISSUE2_LIMIT = 6400;
 export const WHOLE_LIMIT = 10240;
 
 async function size(contents) {

@@ -56,6 +56,26 @@ export const exclusions = {
       test: /^timers that lost do not keep the process alive > /,
       reason: "checks that child processes exit promptly (node:child_process); a page never exits",
     },
+    {
+      file: "deadline.test.js",
+      test: /^a wait keeps alive the deadline of every done channel it waits on, only while it waits \(issue 9\) > /,
+      reason: "checks whether child processes exit (node:child_process); a page never exits",
+    },
+    {
+      file: "select.test.js",
+      test: /^select over Go's nil channel \(recv\(null\), send\(null, v\)\) > waits forever when every case is nil, keeping nothing alive/,
+      reason: "checks that a child process exits (node:child_process); a page never exits",
+    },
+    {
+      file: "task.test.js",
+      test: "which failures are a task's own stop (issue 9) > is reported even when the tracker throws as the task ends",
+      reason: "runs a child process (node:child_process) and reads its stderr",
+    },
+    {
+      file: "task.test.js",
+      test: /^a task's waits, by identity \(issue 9\) > attributes a select /,
+      reason: "a select without the task's ctx is attributed through @lifeline/testing's AsyncLocalStorage; browsers have no async context (the stand-in holds only synchronously)",
+    },
   ],
 };
 

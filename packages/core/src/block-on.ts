@@ -1,6 +1,7 @@
 import { checkContext, type Context } from "./context.js";
 import { describe } from "./internal/describe.js";
 import { Parked } from "./internal/parked.js";
+import { taskOf } from "./task.js";
 
 /** Blocked is a wait on a promise lifeline did not make: queued nowhere, so leaving is a no-op. */
 class Blocked<T> extends Parked<T> {
@@ -27,7 +28,8 @@ export function blockOn<T>(ctx: Context, what: string, promise: PromiseLike<T>):
   }
   const wait = new Blocked<T>();
   // No ctx to end the wait (the caller settles it); ctx is only whose task and deadline the wait is about.
-  wait.park(undefined, what, ctx); // eslint-disable-line lifeline/forward-context
+  wait.hold(ctx);
+  wait.park(undefined, what, taskOf(ctx)); // eslint-disable-line lifeline/forward-context
   promise.then(
     (value) => wait.settle(value),
     (error: unknown) => wait.fail(error),

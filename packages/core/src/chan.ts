@@ -12,8 +12,20 @@ import type { Task } from "./task.js";
  */
 export type RecvResult<T> = [value: T, ok: true] | [value: undefined, ok: false];
 
-/** ReceiveChannel is the receive side of a {@link Channel} (Go's `<-chan T`), for function signatures. */
+/**
+ * @internal channelBrand marks lifeline's own channels. Declared, never exported from the package: a
+ * hand-written object cannot satisfy ReceiveChannel or SendChannel, because select and every channel consumer
+ * need the real queues behind them (the calls also check at run time and throw a TypeError).
+ */
+export declare const channelBrand: unique symbol;
+
+/**
+ * ReceiveChannel is the receive side of a {@link Channel} (Go's `<-chan T`), for function signatures. It is a
+ * view of a Channel, not an interface to implement: only a {@link Channel} (or a context's done channel) is one.
+ */
 export interface ReceiveChannel<T> {
+  /** @internal */
+  readonly [channelBrand]: true;
   /**
    * recv waits for a value. It resolves to `[value, true]`, or `[undefined, false]` once the channel is
    * closed and drained. If `ctx` has ended, or ends first, it rejects with `ctx.err()` and no value is
@@ -26,12 +38,32 @@ export interface ReceiveChannel<T> {
   readonly length: number;
   /** capacity is the buffer size given at creation; 0 for an unbuffered (rendezvous) channel. */
   readonly capacity: number;
-  /** Iterates over received values until the channel is closed and drained (`for v := range ch`). */
+  /**
+   * range returns an async iterable over received values (Go's `for v := range ch`, cancellable): each step
+   * is `recv(ctx)`, so the loop ends when the channel is closed and drained, and throws `ctx.err()` as soon as
+   * `ctx` has ended (at the next step, or at once while it waits), no value consumed. Leaving the loop early
+   * (`break`, `return`, a throw in its body) leaves nothing behind. As in Go, the channel is not closed.
+   *
+   * @example
+   * for await (const job of jobs.range(ctx)) await handle(ctx, job); // throws Canceled/DeadlineExceeded on ctx's end
+   * @throws TypeError (at the call) if `ctx` is not a Context.
+   */
+  range(ctx: Context): AsyncIterable<T, undefined, undefined>;
+  /**
+   * Iterates over received values until the channel is closed and drained (`for v := range ch`). It waits
+   * with `background()`, so it cannot be cancelled: a loop over a channel nobody closes waits forever. Use
+   * {@link ReceiveChannel.range} with a context to stop when the context ends.
+   */
   [Symbol.asyncIterator](): AsyncIterator<T, undefined, undefined>;
 }
 
-/** SendChannel is the send side of a {@link Channel} (Go's `chan<- T`), for function signatures. */
+/**
+ * SendChannel is the send side of a {@link Channel} (Go's `chan<- T`), for function signatures; like
+ * {@link ReceiveChannel}, a view of a Channel, not an interface to implement.
+ */
 export interface SendChannel<T> {
+  /** @internal */
+  readonly [channelBrand]: true;
   /**
    * send waits until the value is taken by a receiver (unbuffered) or fits in the buffer. If `ctx` has
    * ended, or ends first, it rejects with `ctx.err()` and the value is not sent. It rejects with
@@ -118,12 +150,20 @@ export class Op extends Parked<unknown> {
     super();
   }
 
-  /** wait queues each waiter on its channel and starts waiting (see Parked.park for ctx, about and task). */
-  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, about = ctx, task?: Task<unknown>): void {
+  /**
+   * wait queues each waiter on its channel and starts waiting (see Parked.park for ctx and task). A receive on
+   * a context's done channel holds that context's deadline while it waits: the deadline is what will end it.
+   */
+  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, task?: Task<unknown>): void {
     this.waiters = waiters;
-    if (waiters instanceof Waiter) waiters.ch.park(waiters);
-    else for (const w of waiters) w.ch.park(w);
-    this.park(ctx, what, about, task);
+    if (waiters instanceof Waiter) this.#queue(waiters);
+    else for (const w of waiters) this.#queue(w);
+    this.park(ctx, what, task);
+  }
+
+  #queue(w: Waiter): void {
+    w.ch.park(w);
+    this.hold(w.ch.owner); // a context's done channel: its deadline will end this wait
   }
 
   /** fire settles the op with the channel operation of waiter `w`, already taken off its queue. */
@@ -165,6 +205,8 @@ function deliverDue(ch: Channel<unknown>): void {
  * const [job, ok] = await jobs.recv(ctx);
  */
 export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
+  /** @internal */
+  declare readonly [channelBrand]: true;
   readonly #capacity: number;
   // A ring buffer (Go's hchan.buf): `#count` values from `#head`, wrapping. It starts small and doubles up to
   // the capacity, so a huge capacity costs nothing until it is used.
@@ -245,13 +287,18 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     this.closeNow();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined> {
-    const ctx = background();
-    for (;;) {
-      const [value, ok] = await this.recv(ctx);
-      if (!ok) return undefined;
-      yield value;
-    }
+  range(ctx: Context): AsyncIterable<T, undefined, undefined> {
+    checkContext("Channel.range", ctx);
+    return iterate(ctx, this);
+  }
+
+  /**
+   * Iterates over received values until the channel is closed and drained (`for v := range ch`). It waits
+   * with `background()`, so it cannot be cancelled: use {@link Channel.range} with a context for a loop that
+   * must stop when the context ends.
+   */
+  [Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined> {
+    return iterate(background(), this);
   }
 
   #checkWritable(what: string): void {
@@ -370,6 +417,15 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   #poll(): void {
     if (this.#due !== undefined && Date.now() >= this.#due.due) this.deliverDue();
+  }
+}
+
+/** @internal iterate is `for v := range ch` with every receive under `ctx`. */
+async function* iterate<T>(ctx: Context, ch: ReceiveChannel<T>): AsyncGenerator<T, undefined, undefined> {
+  for (;;) {
+    const [value, ok] = await ch.recv(ctx);
+    if (!ok) return;
+    yield value;
   }
 }
 

@@ -11,7 +11,8 @@ import { describe } from "./internal/describe.js";
  * from it ends too, synchronously, before the call that ended it returns.
  *
  * You may implement Context yourself; such a context works as a parent for every `with*` function as long
- * as `signal` aborts when it ends, with `signal.reason === err()`.
+ * as `signal` aborts when it ends, with `signal.reason === err()`. Its `done()` returns a `Channel`
+ * that you close when it ends (a ReceiveChannel is always one of lifeline's channels).
  */
 export interface Context {
   /**

@@ -24,8 +24,10 @@ function toTimeoutMs(fn: string, ms: unknown): number {
 
 function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context, cancel: CancelFunc] {
   const current = parent.deadline();
-  // The parent's deadline is already sooner, or there is none to set: a plain cancel context (as Go does).
-  const kind = due === Infinity || (current !== undefined && current < due) ? KIND_CANCEL : KIND_DEADLINE;
+  // The parent's deadline is no later, or there is none to set: a plain cancel context that ends with the parent
+  // (Go's WithDeadlineCause does the same for an earlier parent deadline). For an equal deadline too: then no two
+  // timers race for the same instant, and an ancestor always ends first, its descendants with it.
+  const kind = due === Infinity || (current !== undefined && current <= due) ? KIND_CANCEL : KIND_DEADLINE;
   const ctx = new CancelCtx(parent, kind);
   if (kind === KIND_DEADLINE) ctx.setDeadline(due, why);
   ctx.tracked();
@@ -36,7 +38,9 @@ function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context,
  * withDeadline returns a child of `parent` that ends with {@link DeadlineExceeded} at `deadline` (epoch
  * milliseconds as `Date.now()`, or a Date), and a function that ends it sooner with {@link Canceled}.
  *
- * The child's deadline is the earlier of `deadline` and the parent's. A deadline already past ends the
+ * The child's deadline is the earlier of `deadline` and the parent's. When the parent's is not later, the child
+ * arms no timer of its own and ends when the parent does, with the parent's error and cause (so an ancestor's
+ * deadline always ends it and every descendant together, never a descendant first). A deadline already past ends the
  * child before withDeadline returns; `Infinity` sets none (`deadline()` stays undefined). The timer never
  * fires early (deadlines beyond setTimeout's 2^31−1 ms are chained) and is cleared by `cancel`. By itself it
  * does not keep the process alive; while a lifeline call is blocked on the context (a recv or send, a
@@ -52,7 +56,8 @@ export function withDeadline(parent: Context, deadline: number | Date): [ctx: Co
 
 /**
  * withDeadlineCause is {@link withDeadline} that records `cause` as the reason when the deadline passes:
- * then `ctx.err()` is {@link DeadlineExceeded} and `cause(ctx)` is `cause`. The returned cancel function
+ * then `ctx.err()` is {@link DeadlineExceeded} and `cause(ctx)` is `cause` (unless the parent's deadline is
+ * not later: then the parent's deadline ends it, with the parent's cause, as in Go). The returned cancel function
  * sets no cause (`cause(ctx)` is {@link Canceled} after it), as in Go.
  *
  * @throws TypeError as {@link withDeadline}.

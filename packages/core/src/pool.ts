@@ -1,11 +1,11 @@
 import { background, withCancel, withCancelCause, type CancelFunc } from "./cancel.js";
 import { sleep } from "./time.js";
-import type { ReceiveChannel } from "./chan.js";
+import { Channel, type ReceiveChannel } from "./chan.js";
 import { checkParent, type Context } from "./context.js";
 import { isCanceled, isDeadlineExceeded } from "./errors.js";
 import { describe } from "./internal/describe.js";
 import { recv, select } from "./select.js";
-import { go } from "./task.js";
+import { DoneView, go } from "./task.js";
 import { WaitGroup } from "./waitgroup.js";
 
 /** PoolOptions configure a {@link workerPool}. */
@@ -45,7 +45,8 @@ export interface WorkerPool<J> {
  * Workers exit when the channel is closed and drained, when {@link WorkerPool.shutdown} is called, or when
  * `ctx` ends (which also cancels running jobs at once). Failed jobs are collected in the report, not thrown.
  *
- * @throws TypeError if `ctx` is not a Context, `jobs` not a channel, `handle` not a function, or
+ * @throws TypeError if `ctx` is not a Context, `jobs` not a {@link Channel} (a hand-written object is refused at
+ * the call, as the ReceiveChannel type refuses it), `handle` not a function, or
  * `options.workers` not a positive integer.
  */
 export function workerPool<J>(
@@ -55,8 +56,9 @@ export function workerPool<J>(
   options: PoolOptions,
 ): WorkerPool<J> {
   checkParent("workerPool", ctx);
-  if (typeof jobs !== "object" || jobs === null || typeof jobs.tryRecv !== "function") {
-    throw new TypeError(`workerPool: jobs must be a channel, got ${describe(jobs)}`);
+  // The workers select on it: only lifeline's own channels can be waited on there (ReceiveChannel is branded so).
+  if (!(jobs instanceof Channel || jobs instanceof DoneView)) {
+    throw new TypeError(`workerPool: jobs must be a Channel, got ${describe(jobs)}`);
   }
   if (typeof handle !== "function") throw new TypeError(`workerPool: handle must be a function, got ${describe(handle)}`);
   const workers = options?.workers;

@@ -1,18 +1,18 @@
 import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
 import type { Context } from "./context.js";
 import { describe } from "./internal/describe.js";
-import { DoneView, type Task } from "./task.js";
+import { DoneView, taskOf, type Task } from "./task.js";
 
-/** RecvCase is a receive case of {@link select}, made by {@link recv}. */
+/** RecvCase is a receive case of {@link select}, made by {@link recv}; `channel` null is Go's nil channel. */
 export interface RecvCase<T> {
   readonly op: "recv";
-  readonly channel: ReceiveChannel<T>;
+  readonly channel: ReceiveChannel<T> | null;
 }
 
-/** SendCase is a send case of {@link select}, made by {@link send}. */
+/** SendCase is a send case of {@link select}, made by {@link send}; `channel` null is Go's nil channel. */
 export interface SendCase<T> {
   readonly op: "send";
-  readonly channel: SendChannel<T>;
+  readonly channel: SendChannel<T> | null;
   readonly value: T;
 }
 
@@ -34,24 +34,31 @@ export type SelectResult<C extends readonly SelectCase[]> = number extends C["le
   : { [I in keyof C]: I extends `${infer N extends number}` ? CaseResult<C[I], N> : never }[number];
 
 /**
- * recv returns a receive case for {@link select}: `case v, ok := <-ch`. It does nothing by itself.
- * @throws TypeError if `channel` is not a Channel.
+ * recv returns a receive case for {@link select}: `case v, ok := <-ch`. It does nothing by itself. `null` is
+ * Go's nil channel: a case that never fires, to switch a case off (`recv(done ? null : results)`); a select whose
+ * cases are all nil waits forever (nothing then keeps the process alive for it).
+ * @throws TypeError if `channel` is neither a Channel (or a context's done channel) nor null.
  */
-export function recv<T>(channel: ReceiveChannel<T>): RecvCase<T> {
+export function recv<T>(channel: ReceiveChannel<T> | null): RecvCase<T> {
+  if (channel === null) return { op: "recv", channel };
   if (channel instanceof DoneView && channel.channel instanceof Channel) {
     // A task context's done channel: select on the real channel, and remember whose it is.
     return { op: "recv", channel: channel.channel, task: channel.task } as RecvCase<T>;
   }
-  if (!(channel instanceof Channel)) throw new TypeError(`recv: channel must be a Channel, got ${describe(channel)}`);
+  if (!(channel instanceof Channel)) {
+    throw new TypeError(`recv: channel must be a Channel or null, got ${describe(channel)}`);
+  }
   return { op: "recv", channel };
 }
 
 /**
- * send returns a send case for {@link select}: `case ch <- value`. It does nothing by itself.
- * @throws TypeError if `channel` is not a Channel.
+ * send returns a send case for {@link select}: `case ch <- value`. It does nothing by itself. `null` is Go's
+ * nil channel: a case that never fires (see {@link recv}); `value` is then never sent.
+ * @throws TypeError if `channel` is neither a Channel nor null, or is receive-only.
  */
-export function send<T>(channel: SendChannel<T>, value: T): SendCase<T> {
-  if (!(channel instanceof Channel)) throw new TypeError(`send: channel must be a Channel, got ${describe(channel)}`);
+export function send<T>(channel: SendChannel<T> | null, value: T): SendCase<T> {
+  if (channel === null) return { op: "send", channel, value };
+  if (!(channel instanceof Channel)) throw new TypeError(`send: channel must be a Channel or null, got ${describe(channel)}`);
   if (channel.readOnly) throw new TypeError("send: this channel is receive-only (a context's done channel or a timer)");
   return { op: "send", channel, value };
 }
@@ -62,10 +69,15 @@ function checkCases(fn: string, cases: unknown): asserts cases is readonly Selec
   }
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i] as { op?: unknown; channel?: unknown } | undefined;
-    if (typeof c !== "object" || c === null || !(c.channel instanceof Channel) || (c.op !== "recv" && c.op !== "send")) {
+    if (
+      typeof c !== "object" ||
+      c === null ||
+      !(c.channel instanceof Channel || c.channel === null) ||
+      (c.op !== "recv" && c.op !== "send")
+    ) {
       throw new TypeError(`${fn}: case ${i} must be made by recv() or send(), got ${describe(c)}`);
     }
-    if (c.op === "send" && c.channel.readOnly) {
+    if (c.op === "send" && c.channel?.readOnly) {
       throw new TypeError(`${fn}: case ${i} sends on a receive-only channel (a context's done channel or a timer)`);
     }
   }
@@ -77,8 +89,8 @@ function ready(cases: readonly SelectCase[]): number {
   let n = 0;
   for (let i = 0; i < cases.length; i++) {
     const c = cases[i]!;
-    const ch = c.channel as Channel<unknown>;
-    if (c.op === "recv" ? ch.canRecv() : ch.canSend()) {
+    const ch = c.channel as Channel<unknown> | null;
+    if (ch !== null && (c.op === "recv" ? ch.canRecv() : ch.canSend())) {
       n++;
       if (n === 1 || Math.random() * n < 1) chosen = i; // reservoir sampling: each ready case with p = 1/n
     }
@@ -103,8 +115,14 @@ function commit(cases: readonly SelectCase[], i: number): Fired {
  * timer channels ({@link after}, {@link ticker}). When several are ready, one is chosen uniformly at random.
  * The cases that were not chosen leave no trace: no value is consumed or sent, no waiter stays behind.
  *
- * select takes no Context: add `recv(ctx.done())` as a case to stop waiting when a context ends.
- * A send case on a closed channel rejects with ChannelClosedError (Go panics).
+ * select takes no Context: add `recv(ctx.done())` as a case to stop waiting when a context ends. While it
+ * waits, the deadline of every context whose done channel is among the cases keeps the process alive. A case
+ * on a nil channel (`recv(null)`, `send(null, v)`) never fires. A send case on a closed channel rejects with
+ * ChannelClosedError (Go panics).
+ *
+ * The wait is shown on the task that runs it (Task.blockedOn): the task the running code belongs to when the
+ * installed tracker follows async context (@lifeline/testing's does); else the task whose context's done channel
+ * is a case (`recv(ctx.done())` with the task's ctx); a select with neither is attributed to no task.
  *
  * @example
  * const r = await select([recv(ctx.done()), recv(jobs)]);
@@ -126,18 +144,19 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
   }
   const op = new Op(OP_SELECT);
   const waiters: Waiter[] = [];
-  // A select waits on the context of its first `recv(ctx.done())` case: that names the task it blocks (a task
-  // context's done channel carries its task; any other done channel leads to one through its context's values).
-  let owner: Context | undefined;
+  // The task it blocks: a task context's done channel carries its task; any other done channel leads to one
+  // through its context's values. Every done channel's deadline is held (Op.wait).
   let task: Task<unknown> | undefined;
+  let owner: Context | undefined;
   for (let k = 0; k < cases.length; k++) {
     const c = cases[k]!;
-    const ch = c.channel as Channel<unknown>;
+    const ch = c.channel as Channel<unknown> | null;
+    if (ch === null) continue; // a nil channel: never ready, never queued
     waiters.push(new Waiter(ch, op, k, c.op === "send", c.op === "send" ? c.value : undefined));
     task ??= (c as { task?: Task<unknown> }).task;
     owner ??= ch.owner;
   }
-  op.wait(undefined, waiters, `select (${cases.length} cases)`, owner, task);
+  op.wait(undefined, waiters, `select (${cases.length} cases)`, task ?? (owner && taskOf(owner)));
   return op.promise as Promise<SelectResult<C>>;
 }
 

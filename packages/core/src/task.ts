@@ -1,12 +1,17 @@
-import { CancelCtx, type Listener, type Source } from "./cancel.js";
-import type { ReceiveChannel, RecvResult } from "./chan.js";
+import { CancelCtx, cause, type Listener, type Source } from "./cancel.js";
+import type { channelBrand, ReceiveChannel, RecvResult } from "./chan.js";
 import { checkContext, contextName, Ctx, Key, MISS, type Context } from "./context.js";
-import { isCanceled, isDeadlineExceeded } from "./errors.js";
+import { monoNow } from "./internal/clock.js";
 import { describe } from "./internal/describe.js";
 import { report } from "./internal/report.js";
-import { tracker } from "./track.js";
+import { tracker, type TrackKind } from "./track.js";
 
-/** TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one), or `done`. */
+/**
+ * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
+ * {@link Task.blockedOn} lists them), or `done` (for good: a later wait on its context is not the task's).
+ * A wait belongs to the task whose context it was made with (or whose done channel a select waits on); when
+ * an installed tracker follows async context (`@lifeline/testing`'s does), to the task whose code made it.
+ */
 export type TaskState = "running" | "blocked" | "done";
 
 /** TaskOptions name a task for the registry, the task dump and failure reports. */
@@ -59,8 +64,10 @@ let failureHandler: TaskFailureHandler | undefined;
  * setTaskFailureHandler sets the one hook that hears of tasks that failed while nobody awaited their
  * handle; `undefined` restores the default, which raises the {@link TaskError} as an unhandled promise
  * rejection (logged by Node, fatal under its default `--unhandled-rejections=throw`). A task that ends
- * with its own context's error after that context ended is not a failure and is not reported.
- * Returns the previous handler.
+ * with its own context's error after that context ended — exactly `ctx.err()` or `cause(ctx)` of the context it
+ * was given — is not a failure and is not reported; any other error is, a Canceled or DeadlineExceeded from some
+ * other context included (`Canceled` is one shared value: a task whose context was cancelled cannot be told from
+ * one that failed with another cancelled context's error). Returns the previous handler.
  */
 export function setTaskFailureHandler(handler: TaskFailureHandler | undefined): TaskFailureHandler | undefined {
   if (handler !== undefined && typeof handler !== "function") {
@@ -133,6 +140,8 @@ class TaskCtx extends Ctx {
 
 /** @internal DoneView is a task context's done channel: the parent's, tagged with the task. */
 export class DoneView implements ReceiveChannel<never> {
+  /** @internal */
+  declare readonly [channelBrand]: true;
   constructor(
     readonly channel: ReceiveChannel<never>,
     readonly task: Task<unknown>,
@@ -148,6 +157,9 @@ export class DoneView implements ReceiveChannel<never> {
   }
   get capacity(): number {
     return 0;
+  }
+  range(ctx: Context): AsyncIterable<never, undefined, undefined> {
+    return this.channel.range(ctx);
   }
   [Symbol.asyncIterator](): AsyncIterator<never, undefined, undefined> {
     return this.channel[Symbol.asyncIterator]();
@@ -171,13 +183,27 @@ export class Task<T> implements PromiseLike<T>, Listener {
   readonly name: string;
   /** ctx is the context the task runs under (passed to its function): it prints as the parent's chain. */
   readonly ctx: Context;
-  /** createdAt is when go() was called (epoch ms). */
+  /**
+   * parent is the context given to {@link go}; `ctx` is it plus the task's identity. Tasks started with the
+   * same context share it: group them by this object's identity (their `String(ctx)` may differ in time left).
+   */
+  readonly parent: Context;
+  /**
+   * createdAt is when go() was called: epoch milliseconds read on the monotonic clock
+   * (`performance.timeOrigin + performance.now()`, with a fractional part). `createdAt`, `since` and
+   * `ctxEndedAt` are on that one clock, so their differences are exact (sub-millisecond) and never negative;
+   * compare them with `performance.timeOrigin + performance.now()`, not `Date.now()`.
+   */
   readonly createdAt: number;
   /** stack is where go() was called, when stacks are captured ({@link captureTaskStacks}); else undefined. */
   readonly stack: string | undefined;
   #state: TaskState = "running";
-  #blocks = 0; // waits in progress: a task may park on several at once (Promise.all of two recvs)
-  #blockedOn: string | undefined = undefined;
+  // The waits in progress, oldest first, by identity: a task may park on several at once (Promise.all of two
+  // recvs). The oldest is in #wait/#what (no allocation for the common single wait), the others in #more as
+  // [wait, what] pairs laid flat.
+  #wait: object | null = null;
+  #what = "";
+  #more: (object | string)[] | null = null;
   #since: number;
   #observed = false;
   readonly #promise: Promise<T>;
@@ -199,15 +225,20 @@ export class Task<T> implements PromiseLike<T>, Listener {
   constructor(parent: Context, fn: (ctx: Context) => T | PromiseLike<T>, name: string, stack: string | undefined) {
     this.id = nextId++;
     this.name = name;
+    this.parent = parent;
     this.ctx = new TaskCtx(parent, this as Task<unknown>);
-    this.createdAt = this.#since = Date.now();
+    this.createdAt = this.#since = monoNow();
     this.stack = stack;
     // Hear when the task's context ends, to measure how long the task takes to stop (time-to-stop).
     if (parent.err() !== undefined) this.#ctxEndedAt = this.createdAt;
     else this.#source = CancelCtx.attach(parent, this);
     register(this as Task<unknown>);
-    // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs.
-    this.#promise = Promise.resolve(this.ctx).then(fn);
+    // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
+    // tracker that follows async context runs the start as the task's, so it can name the task of any wait.
+    this.#promise =
+      tracker?.run !== undefined
+        ? tracker.run(this, () => Promise.resolve(this.ctx).then(fn))
+        : Promise.resolve(this.ctx).then(fn);
     this.#settled = this.#promise.then(
       () => this.#finish(),
       (error: unknown) => this.#fail(error),
@@ -219,20 +250,30 @@ export class Task<T> implements PromiseLike<T>, Listener {
     return this.#state;
   }
 
-  /** blockedOn says what a blocked task waits on (`chan recv`, `select (3 cases)`, `sleep 200ms`…). */
+  /**
+   * blockedOn says what a blocked task waits on (`chan recv`, `select (3 cases)`, `sleep 200ms`…): every wait
+   * still pending, oldest first, joined with ", " (`chan recv, sleep 50ms` under a Promise.all); undefined
+   * when it is not blocked.
+   */
   get blockedOn(): string | undefined {
-    return this.#blockedOn;
+    if (this.#wait === null) return undefined;
+    const more = this.#more;
+    if (more === null || more.length === 0) return this.#what;
+    let all = this.#what;
+    for (let i = 1; i < more.length; i += 2) all += `, ${more[i] as string}`;
+    return all;
   }
 
-  /** since is when the task entered its current state (epoch ms). */
+  /** since is when the task entered its current state (epoch ms on the monotonic clock, as {@link Task.createdAt}). */
   get since(): number {
     return this.#since;
   }
 
   /**
-   * ctxEndedAt is when the task's context ended (epoch ms), or undefined while it is live. For a done task,
-   * `since - ctxEndedAt` is how long it took to stop after cancellation; for a running one, how long it has
-   * been ignoring it.
+   * ctxEndedAt is when the task's context ended (epoch ms on the monotonic clock, as {@link Task.createdAt}),
+   * or undefined while it is live. For a done task, `since - ctxEndedAt` is how long it took to stop after
+   * cancellation, in milliseconds with a fractional part; for a running one, `performance.timeOrigin +
+   * performance.now() - ctxEndedAt` is how long it has been ignoring it.
    */
   get ctxEndedAt(): number | undefined {
     return this.#ctxEndedAt;
@@ -241,7 +282,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
   /** @internal */
   ended(): void {
     this.#source = undefined;
-    this.#ctxEndedAt = Date.now();
+    this.#ctxEndedAt = monoNow();
   }
 
   then<R1 = T, R2 = never>(
@@ -252,42 +293,76 @@ export class Task<T> implements PromiseLike<T>, Listener {
     return this.#promise.then(onfulfilled, onrejected);
   }
 
-  /** @internal block records that the task waits on `what`. */
-  block(what: string): void {
-    this.#blocks++;
-    this.#state = "blocked";
-    this.#blockedOn = what;
-    this.#since = Date.now();
+  /**
+   * @internal block records that the task waits on `wait` (described by `what`) and returns true; false,
+   * recording nothing, once the task is done (a late wait on a finished task's context is not the task's).
+   */
+  block(wait: object, what: string): boolean {
+    if (this.#state === "done") return false;
+    if (this.#wait === null) {
+      this.#wait = wait;
+      this.#what = what;
+    } else {
+      (this.#more ??= []).push(wait, what);
+    }
+    if (this.#state !== "blocked") {
+      this.#state = "blocked";
+      this.#since = monoNow();
+    }
+    return true;
   }
 
-  /** @internal unblock records that the task runs again. */
-  unblock(): void {
-    if (this.#state !== "blocked" || --this.#blocks > 0) return;
-    this.#state = "running";
-    this.#blockedOn = undefined;
-    this.#since = Date.now();
+  /** @internal unblock records that `wait` is over; the task runs again when no other wait is pending. */
+  unblock(wait: object): void {
+    const more = this.#more;
+    if (this.#wait === wait) {
+      // The oldest is over: the next oldest, if any, takes its place.
+      if (more === null || more.length === 0) {
+        this.#wait = null;
+        this.#what = "";
+      } else {
+        this.#wait = more.shift() as object;
+        this.#what = more.shift() as string;
+      }
+    } else {
+      const i = more === null ? -1 : more.indexOf(wait);
+      if (i < 0) return;
+      more!.splice(i, 2);
+    }
+    if (this.#wait === null && this.#state === "blocked") {
+      this.#state = "running";
+      this.#since = monoNow();
+    }
   }
 
   #finish(): void {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#state = "done";
-    this.#blockedOn = undefined;
-    this.#since = Date.now();
+    this.#wait = this.#more = null;
+    this.#what = "";
+    this.#since = monoNow();
     unregister(this as Task<unknown>);
   }
 
   #fail(error: unknown): void {
+    // Reported whatever the registry's listeners do: the report is scheduled before they run.
+    if (!this.#observed) {
+      // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
+      setTimeout(() => {
+        if (this.#observed || this.#ownEnd(error)) return;
+        const taskError = new TaskError(this as Task<unknown>, error);
+        if (failureHandler !== undefined) failureHandler(taskError, this as Task<unknown>);
+        else report(taskError);
+      }, 0);
+    }
     this.#finish();
-    if (this.#observed) return;
-    // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
-    setTimeout(() => {
-      if (this.#observed) return;
-      if ((isCanceled(error) || isDeadlineExceeded(error)) && this.ctx.err() !== undefined) return;
-      const taskError = new TaskError(this as Task<unknown>, error);
-      if (failureHandler !== undefined) failureHandler(taskError, this as Task<unknown>);
-      else report(taskError);
-    }, 0);
+  }
+
+  /** #ownEnd: the task ended with its own context's error (err or cause) after that context ended. */
+  #ownEnd(error: unknown): boolean {
+    const err = this.ctx.err();
+    return err !== undefined && (error === err || error === cause(this.ctx));
   }
 
   /** @internal whenSettled resolves after the task settled and left the registry; it does not observe the outcome. */
@@ -296,8 +371,21 @@ export class Task<T> implements PromiseLike<T>, Listener {
   }
 }
 
+/**
+ * track tells the tracker that a task began (`kind` given) or ended. A tracker that throws must not break the
+ * task's start or settlement, nor swallow its failure report: its error is reported, never dropped.
+ */
+function track(t: Task<unknown>, kind?: TrackKind): void {
+  try {
+    if (kind === undefined) tracker?.end(t);
+    else tracker?.begin(kind, t, t.name);
+  } catch (error) {
+    report(error);
+  }
+}
+
 function register(t: Task<unknown>): void {
-  if (tracker !== undefined) tracker.begin("task", t, t.name);
+  if (tracker !== undefined) track(t, "task");
   t.prevLive = lastLive;
   if (lastLive === null) firstLive = t;
   else lastLive.nextLive = t;
@@ -312,7 +400,7 @@ function unregister(t: Task<unknown>): void {
   else t.nextLive.prevLive = t.prevLive;
   t.prevLive = t.nextLive = null;
   liveCount--;
-  if (tracker !== undefined) tracker.end(t);
+  if (tracker !== undefined) track(t);
 }
 
 /**

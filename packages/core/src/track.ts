@@ -3,7 +3,6 @@
  * installs a tracker (the leak checker of @lifeline/testing), every cancellable context, task, parked wait
  * and ticker reports its beginning and its end, synchronously, so the tool can record who made it and when.
  */
-
 /** TrackKind says what a tracked subject is. */
 export type TrackKind = "context" | "task" | "wait" | "timer";
 
@@ -14,8 +13,20 @@ export type TrackKind = "context" | "task" | "wait" | "timer";
  * `ticker 100ms`. Subjects are compared by identity; a tracker must not keep them alive (use WeakRefs).
  */
 export interface Tracker {
-  begin(kind: TrackKind, subject: object, what: string): void;
+  /**
+   * begin: `owner`, for a wait, is the task it blocks (by identity), when lifeline knows it: the wait's
+   * context belongs to a task, a select has a task's done channel among its cases, or {@link Tracker.current}
+   * named it.
+   */
+  begin(kind: TrackKind, subject: object, what: string, owner?: object): void;
   end(subject: object): void;
+  /**
+   * run, optional, runs `fn` (a task's start) so that everything it does, across every async hop, belongs to
+   * `task`: a tool that follows async context (AsyncLocalStorage) implements it, and {@link Tracker.current}.
+   */
+  run?<R>(task: object, fn: () => R): R;
+  /** current, optional: the task (as given to {@link Tracker.run}) whose code is running now, if known. */
+  current?(): object | undefined;
 }
 
 /** The installed tracker, read at each site (a live ES module binding). Read-only outside this module. */

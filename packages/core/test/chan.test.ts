@@ -500,4 +500,78 @@ describe("Channel.recv losing to cancellation", () => {
   });
 });
 
+describe("Channel.range(ctx): a cancellable for-range (issue 9)", () => {
+  it("yields every value in order and ends when the channel is closed and drained", async (t) => {
+    const [ctx] = cancellable(t);
+    const ch = new Channel<number>(3);
+    for (const v of [1, 2, 3]) ch.trySend(v);
+    ch.close();
+    const got: number[] = [];
+    for await (const v of ch.range(ctx)) got.push(v);
+    assert.deepEqual(got, [1, 2, 3]);
+  });
+
+  it("throws ctx.err() when ctx ends while it waits, consuming nothing", async () => {
+    const [ctx, cancel] = withCancel(background());
+    const ch = new Channel<number>(1);
+    ch.trySend(1);
+    const got: number[] = [];
+    const loop = (async () => {
+      for await (const v of ch.range(ctx)) got.push(v);
+    })();
+    const state = track(loop);
+    while (got.length === 0) await nextTurn();
+    assert.equal(state.state, "pending", "it waits for the next value");
+    cancel();
+    await assert.rejects(loop, exactly(Canceled));
+    assert.deepEqual(got, [1]);
+    assert.equal(ch.trySend(2), true, "no receiver was left behind (the buffer took it)");
+    assert.deepEqual(ch.tryRecv(), [2, true]);
+  });
+
+  it("throws ctx.err() at the first step when ctx has already ended, leaving buffered values", async () => {
+    for (const [name, make, err] of endedContexts) {
+      const ch = new Channel<string>(1);
+      ch.trySend("kept");
+      const it = ch.range(make())[Symbol.asyncIterator]();
+      await assert.rejects(it.next(), exactly(err), name);
+      assert.deepEqual(ch.tryRecv(), ["kept", true], name);
+    }
+  });
+
+  it("ends with DeadlineExceeded on a deadline", async () => {
+    const [ctx, cancel] = withTimeout(background(), 20);
+    try {
+      const ch = new Channel<number>();
+      await assert.rejects(
+        (async () => {
+          for await (const _ of ch.range(ctx)) assert.fail("nothing was sent");
+        })(),
+        exactly(DeadlineExceeded),
+      );
+    } finally {
+      cancel();
+    }
+  });
+
+  it("leaves no waiter behind when the loop is left early", async (t) => {
+    const [ctx] = cancellable(t);
+    const ch = new Channel<number>();
+    const sent = ch.send(ctx, 1);
+    for await (const v of ch.range(ctx)) {
+      assert.equal(v, 1);
+      break;
+    }
+    await sent;
+    assert.equal(ch.trySend(2), false, "no receiver is parked on the unbuffered channel");
+  });
+
+  it("throws a TypeError naming Channel.range at the call for a bad ctx", () => {
+    assert.throws(() => new Channel<number>().range(undefined as unknown as Context), (e: unknown) => {
+      assert.ok(e instanceof TypeError && e.message.startsWith("Channel.range: ctx must be a Context"), String(e));
+      return true;
+    });
+  });
+});
+
 afterAllTests(() => assertNoLeaks());

@@ -18,7 +18,7 @@ import {
   type CancelFunc,
   type Context,
 } from "@lifeline/core";
-import { assertEnded, assertLive, delay, ended, runScriptSync } from "./support.js";
+import { assertEnded, assertLive, delay, ended, runScript, runScriptSync } from "./support.js";
 
 /**
  * countTimers runs `body` synchronously with setTimeout/clearTimeout wrapped, and returns how many timers were
@@ -324,6 +324,27 @@ describe("deadline timers", () => {
     cancelChild!();
   });
 
+  it("are not started for a child whose deadline equals its parent's: the parent's ends both, parent first", async () => {
+    const due = Date.now() + 30;
+    const [parent, cancelParent] = withDeadline(background(), due);
+    let child: Context | undefined;
+    let cancelChild: CancelFunc | undefined;
+    const timers = countTimers(() => {
+      [child, cancelChild] = withDeadlineCause(parent, due, new Error("never the cause"));
+    });
+    try {
+      assert.equal(timers.created, 0, "a second timer for the same instant could fire before the parent's");
+      assert.equal(child!.deadline(), due);
+      await ended(child!);
+      // Ended by the parent, so together: never the child alone, and with the parent's cause.
+      assertEnded(parent, DeadlineExceeded);
+      assertEnded(child!, DeadlineExceeded);
+    } finally {
+      cancelChild!();
+      cancelParent();
+    }
+  });
+
   it("are not started for a child of an ended parent", () => {
     const [parent, cancelParent] = withCancel(background());
     cancelParent();
@@ -347,6 +368,74 @@ describe("deadline timers", () => {
     assert.equal(r.signal, null, "the process had to be killed: a deadline timer kept it alive");
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), "live");
+  });
+});
+
+describe("a wait keeps alive the deadline of every done channel it waits on, only while it waits (issue 9)", () => {
+  // Each script blocks at top level on something only a 150 ms deadline ends. Exiting before the deadline leaves
+  // the await unsettled (exit 13, "before" never followed by "after"); waiting prints "after" and exits 0.
+  const waits: [string, string[]][] = [
+    ["ctx.done().recv(background())", [`await ctx.done().recv(L.background());`]],
+    ["for await over ctx.done()", [`for await (const _ of ctx.done()) {}`]],
+    ["ctx.done().range(background())", [`for await (const _ of ctx.done().range(L.background())) {}`]],
+    [
+      "select on a never-ending ctx's done channel, then the deadline's",
+      [`const [a] = L.withCancel(L.background());`, `await L.select([L.recv(a.done()), L.recv(ctx.done())]);`],
+    ],
+    [
+      "select on the deadline's done channel, then a never-ending ctx's",
+      [`const [a] = L.withCancel(L.background());`, `await L.select([L.recv(ctx.done()), L.recv(a.done())]);`],
+    ],
+    [
+      "select on a later deadline's done channel, then the sooner one's",
+      [`const [late] = L.withTimeout(L.background(), 60_000);`, `await L.select([L.recv(late.done()), L.recv(ctx.done())]);`],
+    ],
+    [
+      "a recv on a data channel under a ctx without deadline, in a select with the deadline's done channel",
+      [`const ch = new L.Channel();`, `await L.select([L.recv(ch), L.recv(L.withValue(ctx, L.createKey("k"), 1).done())]);`],
+    ],
+    [
+      "a task's own done channel, received with background()",
+      [`await L.go(ctx, async (tctx) => { await tctx.done().recv(L.background()); });`],
+    ],
+    [
+      "a range over a channel nobody closes, under the deadline",
+      [`const ch = new L.Channel();`, `try { for await (const _ of ch.range(ctx)) {} } catch (e) { if (e !== L.DeadlineExceeded) throw e; }`],
+    ],
+  ];
+  for (const [name, lines] of waits) {
+    it(`holds it for ${name}`, async () => {
+      const r = await runScript(
+        [
+          `const [ctx] = L.withTimeout(L.background(), 150);`,
+          `console.log("before");`,
+          ...lines,
+          `console.log("after", ctx.err() === L.DeadlineExceeded ? "deadline" : "live");`,
+        ],
+        { as: "L" },
+      );
+      assert.equal(r.signal, null, r.stderr);
+      assert.equal(r.status, 0, `exited before the deadline (status ${r.status}): ${r.stdout} ${r.stderr}`);
+      assert.equal(r.stdout.trim(), "before\nafter deadline");
+    });
+  }
+
+  it("releases every held deadline once the wait is over", async () => {
+    // A select over a 150 ms and a 1 h deadline: once the first ends it, the hour must keep nothing alive.
+    // The child's own kill timer (10 s) would show a hang as a signal.
+    const r = await runScript(
+      [
+        `const [soon] = L.withTimeout(L.background(), 150);`,
+        `const [hour] = L.withTimeout(L.background(), 3_600_000);`,
+        `const r = await L.select([L.recv(hour.done()), L.recv(soon.done())]);`,
+        `const d = await L.select([L.recv(soon.done()), L.recv(hour.done())]);`,
+        `console.log("fired", r.index, d.index, hour.err() === undefined ? "hour live" : "hour ended");`,
+      ],
+      { as: "L" },
+    );
+    assert.equal(r.signal, null, "the process was killed: an hour's deadline stayed held after the wait");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "fired 1 0 hour live");
   });
 });
 

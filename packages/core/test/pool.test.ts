@@ -359,11 +359,24 @@ describe("WorkerPool.shutdown", () => {
 
 describe("workerPool misuse", () => {
   const ch = new Channel<number>();
+  const handWritten = {
+    recv: () => Promise.resolve([1, true]),
+    tryRecv: () => undefined,
+    length: 0,
+    capacity: 0,
+    range: () => ch.range(background()),
+    [Symbol.asyncIterator]: () => ch[Symbol.asyncIterator](),
+  };
   const handle = (): void => {};
   const cases: [what: string, call: () => unknown][] = [
     ["ctx is not a Context", () => workerPool({} as Context, ch, handle, { workers: 1 })],
     ["jobs is not a channel", () => workerPool(background(), [1, 2] as unknown as Channel<number>, handle, { workers: 1 })],
     ["jobs is null", () => workerPool(background(), null as unknown as Channel<number>, handle, { workers: 1 })],
+    [
+      // Used to pass (it has tryRecv), then every worker task died with an unhandled TaskError (issue 9).
+      "jobs is a hand-written ReceiveChannel",
+      () => workerPool(background(), handWritten as unknown as ReceiveChannel<number>, handle, { workers: 1 }),
+    ],
     ["handle is not a function", () => workerPool(background(), ch, "run" as unknown as typeof handle, { workers: 1 })],
     ["workers is 0", () => workerPool(background(), ch, handle, { workers: 0 })],
     ["workers is 1.5", () => workerPool(background(), ch, handle, { workers: 1.5 })],

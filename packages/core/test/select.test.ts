@@ -17,6 +17,7 @@ import {
   send,
   trySelect,
   withCancel,
+  type ReceiveChannel,
   type SelectCase,
   type SendChannel,
 } from "@lifeline/core";
@@ -26,6 +27,7 @@ import {
   closedError,
   loseNoValueToCancel,
   prng,
+  runScript,
   ticks,
   track,
   typeErrorNaming,
@@ -159,6 +161,10 @@ describe("select", () => {
 
 // ---- misuse -----------------------------------------------------------------------------------------------------
 
+function describeValue(v: unknown): string {
+  return v === undefined ? "undefined" : (v as object).constructor === Object ? `a plain object (${Object.keys(v as object).join(", ") || "empty"})` : String(v);
+}
+
 describe("select and trySelect with bad cases", () => {
   const ch = new Channel<number>();
   const bads: [string, unknown][] = [
@@ -181,8 +187,10 @@ describe("select and trySelect with bad cases", () => {
     });
   }
 
-  for (const bad of [undefined, null, {}, new AbortController().signal]) {
-    it(`recv() and send() throw a TypeError for ${String(bad)}`, () => {
+  // A hand-written ReceiveChannel does not type-check (the interface is branded) and is refused at the call.
+  const handWritten = { recv: () => Promise.resolve([1, true]), tryRecv: () => undefined, length: 0, capacity: 0 };
+  for (const bad of [undefined, {}, new AbortController().signal, handWritten]) {
+    it(`recv() and send() throw a TypeError for ${describeValue(bad)}`, () => {
       assert.throws(() => recv(bad as Channel<number>), typeErrorNaming("recv"));
       assert.throws(() => send(bad as Channel<number>, 1), typeErrorNaming("send"));
     });
@@ -583,6 +591,70 @@ describe("select and recv against one long-lived ctx", () => {
     } finally {
       cancel();
     }
+  });
+});
+
+// ---- nil channels and hand-written channels (issue 9) -------------------------------------------------------------
+
+describe("select over Go's nil channel (recv(null), send(null, v))", () => {
+  it("never fires a nil case, and takes the ready case beside it (typed)", async () => {
+    const ch = new Channel<number>(1);
+    ch.trySend(7);
+    const nil = <T>(): Channel<T> | null => null; // a channel variable switched off, as Go code does
+    for (let i = 0; i < 20; i++) {
+      const r = await select([recv(nil<string>()), send(nil<number>(), 1), recv(ch)]);
+      assert.equal(r.index, 2);
+      if (r.index === 2 && r.ok) {
+        const n: number = r.value; // narrowed to the non-nil case's type
+        assert.equal(n, 7);
+      }
+      ch.trySend(7);
+    }
+    assert.equal(ch.tryRecv()?.[0], 7);
+  });
+
+  it("trySelect over nil cases only is the default case: undefined, nothing done", () => {
+    assert.equal(trySelect([recv(null), send(null, 1)]), undefined);
+  });
+
+  it("waits on the other cases while a nil case sits beside them, and leaves no trace", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const ch = new Channel<number>();
+    const p = track(select([recv(null), send(null, 5), recv(ctx.done()), recv(ch)]));
+    await ticks(5);
+    assert.equal(p.state, "pending");
+    cancel();
+    await ticks(2);
+    assert.equal(p.state, "fulfilled");
+    assert.equal(p.value!.index, 2);
+    assert.equal(ch.tryRecv(), undefined, "nothing was sent by the nil send case");
+  });
+
+  it("waits forever when every case is nil, keeping nothing alive (as Go blocks forever)", async () => {
+    const r = await runScript([
+      `setTimeout(() => console.log("still pending"), 50);`,
+      // Not awaited at the top level: Node exits 13 on an unsettled top-level await, Deno 1, and Bun never exits.
+      `core.select([core.recv(null), core.send(null, 1)]).then(() => console.log("fired"));`,
+    ]);
+    assert.equal(r.signal, null, `killed: something kept the process alive. ${r.stderr}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "still pending");
+  });
+});
+
+describe("a hand-written ReceiveChannel", () => {
+  it("does not type-check and is refused at the call with a TypeError", () => {
+    const fake = {
+      recv: () => Promise.resolve([1, true] as [number, true]),
+      tryRecv: () => undefined,
+      length: 0,
+      capacity: 0,
+      range: () => ({ [Symbol.asyncIterator]: () => new Channel<number>()[Symbol.asyncIterator]() }),
+      [Symbol.asyncIterator]: () => new Channel<number>()[Symbol.asyncIterator](),
+    };
+    // @ts-expect-error ReceiveChannel is a view of a lifeline Channel, not an interface to implement
+    const typed: ReceiveChannel<number> = fake;
+    assert.throws(() => recv(typed), typeErrorNaming("recv"));
   });
 });
 

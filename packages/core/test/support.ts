@@ -39,6 +39,11 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/** monoNow is the clock of Task's createdAt/since/ctxEndedAt: epoch ms on the monotonic clock. */
+export function monoNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 /** State is how a tracked promise has settled so far. */
 export type State<T> = { state: "pending" | "fulfilled" | "rejected"; value: T | undefined; error: unknown };
 

@@ -6,6 +6,7 @@ import {
   background,
   Canceled,
   captureTaskStacks,
+  cause,
   Channel,
   createKey,
   DeadlineExceeded,
@@ -20,13 +21,14 @@ import {
   tasks,
   WaitGroup,
   withCancel,
+  withCancelCause,
   withDeadline,
   withoutCancel,
   withValue,
   type CancelFunc,
   type Context,
 } from "@lifeline/core";
-import { assertNoTasks, cancellable, deferred, delay, recordFailures, runScript, ticks } from "./support.js";
+import { assertNoTasks, cancellable, deferred, delay, monoNow, recordFailures, runScript, ticks } from "./support.js";
 
 // ---- helpers ---------------------------------------------------------------------------------------------------
 
@@ -310,7 +312,7 @@ describe("a task blocked on a lifeline primitive", () => {
       const reached = deferred();
       const resumed = deferred();
       const release = deferred();
-      const before = Date.now();
+      const before = monoNow();
       const task = go(parent, async (ctx) => {
         reached.resolve();
         await b.block(ctx);
@@ -322,7 +324,7 @@ describe("a task blocked on a lifeline primitive", () => {
       assert.ok(live, "blocked task missing from the registry");
       assert.equal(live.state, "blocked");
       assert.equal(live.blockedOn, blockedOn);
-      assert.ok(live.since >= before && live.since <= Date.now(), `since ${live.since} not between ${before} and now`);
+      assert.ok(live.since >= before && live.since <= monoNow(), `since ${live.since} not between ${before} and now`);
       const blockedSince = live.since;
 
       b.unblock(cancel);
@@ -582,6 +584,156 @@ describe("a failing task nobody awaits", () => {
     assert.match(stderr, /fetchUser/);
     assert.match(stderr, /boom-default/);
     assert.match(stderr, /started/, "LIFELINE_DEBUG=1 did not capture the creation site");
+  });
+});
+
+describe("which failures are a task's own stop (issue 9)", () => {
+  /**
+   * reportedOf starts `fn` as a task nobody awaits, then a witness task that fails after it: reports come in
+   * settlement order on one timer list, so once the witness is reported, the task's report has come or never will.
+   */
+  async function reportedOf(t: TestContext, ctx: Context, fn: (ctx: Context) => unknown): Promise<unknown[]> {
+    const { reports } = recordFailures(t);
+    const task = go(ctx, fn, { name: "subject" });
+    await task.whenSettled();
+    const witness = go(background(), () => Promise.reject(new Error("witness")), { name: "witness" });
+    while (!reports.some((r) => r.task === witness)) await delay(1);
+    return reports.filter((r) => r.task === task).map((r) => r.error.cause);
+  }
+
+  it("reports a Canceled from another context, though its own ended (with DeadlineExceeded)", async (t) => {
+    const [ctx, cancel] = withDeadline(background(), Date.now() - 1);
+    t.after(cancel);
+    const [other, cancelOther] = withCancel(background());
+    cancelOther();
+    const causes = await reportedOf(t, ctx, (c) => new Channel<number>().recv(other).finally(() => assert.ok(c.err())));
+    assert.deepEqual(causes, [Canceled]);
+  });
+
+  it("does not report its own ctx's err", async (t) => {
+    const [ctx, cancel] = withDeadline(background(), Date.now() - 1);
+    t.after(cancel);
+    assert.deepEqual(await reportedOf(t, ctx, (c) => sleep(c, 1_000)), []);
+  });
+
+  it("does not report its own ctx's cause, rethrown", async (t) => {
+    const [ctx, cancel] = withCancelCause(background());
+    const why = new Error("shutting down");
+    cancel(why);
+    assert.deepEqual(
+      await reportedOf(t, ctx, (c) => {
+        throw cause(c);
+      }),
+      [],
+    );
+  });
+
+  it("reports its own ctx's err thrown while that ctx is still live", async (t) => {
+    const [ctx] = cancellable(t);
+    const causes = await reportedOf(t, ctx, () => {
+      throw Canceled;
+    });
+    assert.deepEqual(causes, [Canceled]);
+  });
+
+  it("is reported even when the tracker throws as the task ends", async () => {
+    const r = await runScript([
+      `L.setTracker({ begin() {}, end(s) { if (s instanceof L.Task) throw new Error("tracker broke"); } });`,
+      `L.setTaskFailureHandler((e) => console.log("reported", e.cause.message));`,
+      `process.on("unhandledRejection", (e) => console.log("unhandled", e.message));`,
+      `L.go(L.background(), async () => { throw new Error("boom"); });`,
+    ], { as: "L" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n").sort(), ["reported boom", "unhandled tracker broke"]);
+  });
+});
+
+describe("a task's waits, by identity (issue 9)", () => {
+  it("shows every wait still pending: Promise.all of a recv and a sleep, then the recv alone", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const ch = new Channel<number>();
+    const both = deferred();
+    const slept = deferred();
+    const task = go(ctx, async (c) => {
+      const r = ch.recv(c);
+      const s = sleep(c, 1);
+      both.resolve();
+      await s;
+      slept.resolve();
+      return r;
+    });
+    await both.promise;
+    assert.equal(task.state, "blocked");
+    assert.equal(task.blockedOn, "chan recv, sleep 1ms");
+    await slept.promise;
+    assert.equal(task.state, "blocked", "the recv is still pending");
+    assert.equal(task.blockedOn, "chan recv");
+    assert.equal(ch.trySend(5), true);
+    assert.deepEqual(await task, [5, true]);
+    assert.equal(task.state, "done");
+    cancel();
+  });
+
+  it("never moves a done task back: a late wait on its ctx is not the task's", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const task = go(ctx, (c) => c);
+    const taskCtx = await task;
+    assert.equal(task.state, "done");
+    const since = task.since;
+    const ch = new Channel<number>();
+    const late = ch.recv(taskCtx);
+    const lateSleep = sleep(taskCtx, Infinity);
+    assert.equal(task.state, "done");
+    assert.equal(task.blockedOn, undefined);
+    assert.equal(task.since, since);
+    cancel();
+    await assert.rejects(late, (e) => e === Canceled);
+    await assert.rejects(lateSleep, (e) => e === Canceled);
+    assert.equal(task.state, "done");
+  });
+
+  it("attributes a select without a done-channel case to the task that runs it", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const a = new Channel<number>();
+    const b = new Channel<number>();
+    const waiting = deferred();
+    const task = go(ctx, async () => {
+      const p = select([recv(a), recv(b)]);
+      waiting.resolve();
+      return p;
+    });
+    await waiting.promise;
+    assert.equal(task.state, "blocked");
+    assert.equal(task.blockedOn, "select (2 cases)");
+    b.trySend(2);
+    assert.deepEqual(await task, { index: 1, value: 2, ok: true });
+    assert.equal(task.state, "done");
+    cancel();
+  });
+
+  it("attributes a select on another task's done channel to the task that runs it, not the channel's", async (t) => {
+    const [ctx, cancel] = cancellable(t);
+    const hold = deferred();
+    const owner = go(ctx, async (c) => {
+      await hold.promise;
+      return c;
+    });
+    const ownerCtx = await new Promise<Context>((resolve) => queueMicrotask(() => resolve(owner.ctx)));
+    const waiting = deferred();
+    const a = new Channel<number>();
+    const selector = go(ctx, async () => {
+      const p = select([recv(ownerCtx.done()), recv(a)]);
+      waiting.resolve();
+      return p;
+    });
+    await waiting.promise;
+    assert.equal(selector.blockedOn, "select (2 cases)");
+    assert.equal(owner.state, "running", "the owner of the done channel is not the one waiting");
+    a.trySend(1);
+    await selector;
+    hold.resolve();
+    await owner;
+    cancel();
   });
 });
 

@@ -8,16 +8,24 @@ export interface TaskDumpEntry {
   state: "running" | "blocked" | "done";
   /** blockedOn: `chan recv`, `select (3 cases)`, `sleep 200ms`, `semaphore acquire 1`, `WaitGroup.wait`. */
   blockedOn: string | null;
-  /** forMs: time in the current state. */
+  /** forMs: time in the current state, in milliseconds on the monotonic clock (with a fractional part). */
   forMs: number;
   /** context: the chain the task runs under, as String(ctx). */
   context: string;
+  /**
+   * contextId identifies the context object the task was started with (Task.parent), for this process: tasks
+   * with the same contextId run under the same context, whatever its String says (the time left changes).
+   */
+  contextId: number;
   /** deadlineInMs: time left before the context's deadline; null without one. */
   deadlineInMs: number | null;
   /** err and cause: why the context ended; null while it is live. */
   err: string | null;
   cause: string | null;
-  /** ignoringCancellationMs: how long the task has run on since its context ended; null while it is live. */
+  /**
+   * ignoringCancellationMs: how long the task has run on since its context ended (ms, monotonic, with a
+   * fractional part); null while it is live.
+   */
   ignoringCancellationMs: number | null;
   /** stack: where the task was started, when stacks are captured (LIFELINE_DEBUG=1). */
   stack: string | null;
@@ -27,6 +35,21 @@ function text(v: unknown): string {
   if (v instanceof Error) return `${v.name}: ${v.message}`;
   if (typeof v === "object" && v !== null && "message" in v) return String((v as { message: unknown }).message);
   return String(v);
+}
+
+// Ids for context objects, by identity; a WeakMap, so the dump keeps no context alive.
+const contextIds = new WeakMap<object, number>();
+let nextContextId = 1;
+
+function contextId(ctx: object): number {
+  let id = contextIds.get(ctx);
+  if (id === undefined) contextIds.set(ctx, (id = nextContextId++));
+  return id;
+}
+
+/** now reads the clock of Task's since and ctxEndedAt: epoch ms on the monotonic clock. */
+function now(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function entry(t: Task<unknown>, now: number): TaskDumpEntry {
@@ -39,6 +62,7 @@ function entry(t: Task<unknown>, now: number): TaskDumpEntry {
     blockedOn: t.blockedOn ?? null,
     forMs: now - t.since,
     context: String(t.ctx),
+    contextId: contextId(t.parent),
     deadlineInMs: err === undefined && Number.isFinite(left) ? left : null,
     err: err === undefined ? null : err.message,
     cause: err === undefined ? null : text(cause(t.ctx)),
@@ -49,8 +73,8 @@ function entry(t: Task<unknown>, now: number): TaskDumpEntry {
 
 /** taskDump returns every live task (Go's goroutine dump, for lifeline tasks), oldest first. */
 export function taskDump(): TaskDumpEntry[] {
-  const now = Date.now();
-  return tasks().map((t) => entry(t, now));
+  const at = now();
+  return tasks().map((t) => entry(t, at));
 }
 
 function ms(n: number): string {
@@ -58,20 +82,22 @@ function ms(n: number): string {
 }
 
 /**
- * formatTaskDump renders a dump for people: tasks grouped by the context they run under, each line with
+ * formatTaskDump renders a dump for people: tasks grouped by the context they run under (by identity:
+ * `contextId`; the group is headed by its first task's view of it), each line with
  * id, name, state, what it is blocked on and for how long, how long it has ignored cancellation, and where
  * it was started when stacks are captured.
  */
 export function formatTaskDump(entries: readonly TaskDumpEntry[] = taskDump()): string {
-  const groups = new Map<string, TaskDumpEntry[]>();
+  const groups = new Map<number, TaskDumpEntry[]>();
   for (const e of entries) {
-    const g = groups.get(e.context);
-    if (g === undefined) groups.set(e.context, [e]);
+    const g = groups.get(e.contextId);
+    if (g === undefined) groups.set(e.contextId, [e]);
     else g.push(e);
   }
   const out = [`lifeline task dump: ${entries.length} live task${entries.length === 1 ? "" : "s"} at ${new Date().toISOString()}`];
-  for (const [context, group] of groups) {
+  for (const group of groups.values()) {
     const head = group[0]!;
+    const context = head.context;
     let about = "";
     if (head.err !== null) about = `  [ended: ${head.err}; cause: ${head.cause}]`;
     else if (head.deadlineInMs !== null) about = `  [deadline in ${ms(head.deadlineInMs)}]`;

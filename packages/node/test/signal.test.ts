@@ -102,6 +102,81 @@ describe("notifyContext", () => {
     });
   });
 
+  it("rejects an uncatchable signal with a TypeError and installs nothing (issue 9)", () => {
+    for (const bad of ["SIGKILL", "SIGSTOP"] as const) {
+      const before = process.listenerCount("SIGINT");
+      assert.throws(() => notifyContext(background(), { signals: ["SIGINT", bad] }), {
+        name: "TypeError",
+        message: new RegExp(`^notifyContext: ${bad} cannot be caught`),
+      });
+      assert.equal(process.listenerCount("SIGINT"), before, `SIGINT stayed swallowed after ${bad} was refused`);
+      assert.equal(process.listenerCount(bad), 0);
+    }
+  });
+
+  it("installs nothing, and ends its context, when Node refuses a signal (issue 9)", (t) => {
+    const before = { SIGINT: process.listenerCount("SIGINT"), SIGUSR2: process.listenerCount("SIGUSR2") };
+    const on = process.on.bind(process);
+    // Node refuses signals it cannot watch (EINVAL from uv_signal_start): make it refuse SIGUSR2 here.
+    t.mock.method(process, "on", (name: string, listener: (...args: unknown[]) => void) => {
+      if (name === "SIGUSR2") throw Object.assign(new Error("uv_signal_start EINVAL"), { code: "EINVAL" });
+      return on(name, listener);
+    });
+    assert.throws(() => notifyContext(background(), { signals: ["SIGINT", "SIGUSR2"] }), /EINVAL/);
+    t.mock.restoreAll();
+    assert.equal(process.listenerCount("SIGINT"), before.SIGINT, "SIGINT stayed swallowed");
+    assert.equal(process.listenerCount("SIGUSR2"), before.SIGUSR2);
+  });
+
+  it("prints as Go's signal.NotifyContext(<parent>, [signals])", () => {
+    const [ctx, stop] = notifyContext(background());
+    try {
+      assert.equal(String(ctx), "signal.NotifyContext(context.Background, [SIGINT SIGTERM])");
+      const [child, cancel] = withCancel(ctx);
+      assert.equal(String(child), "signal.NotifyContext(context.Background, [SIGINT SIGTERM]).WithCancel");
+      stop();
+      assert.equal(child.err(), Canceled, "a child of it ends with it");
+      cancel();
+    } finally {
+      stop();
+    }
+  });
+
+  it("is core's own cancel context: a wait under it holds a deadline set above it (the process waits for it)", async () => {
+    const code = `import { background, Channel, DeadlineExceeded, withCancel, withTimeout } from ${JSON.stringify(core)};
+import { notifyContext } from ${JSON.stringify(node)};
+const [timed] = withTimeout(background(), 150);
+const [ctx, stop] = notifyContext(timed);
+const [child] = withCancel(ctx);
+console.log("before");
+const err = await new Channel().recv(child).catch((e) => e);
+console.log("after", err === DeadlineExceeded ? "deadline" : String(err));
+stop();`;
+    const p = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "pipe"], timeout: 10_000 });
+    let out = "";
+    let err = "";
+    p.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    p.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+    const [status] = (await once(p, "close")) as [number | null];
+    assert.equal(status, 0, `exited before the deadline (${status}): ${out} ${err}`);
+    assert.equal(out.trim(), "before\nafter deadline");
+  });
+
+  it("does not exit on the first signal when its parent had already ended; only a real second exits", async () => {
+    const r = await child(
+      `const [parent, cancel] = (await import(${JSON.stringify(core)})).withCancel(background());
+       cancel();
+       const [ctx, stop] = notifyContext(parent);
+       process.once("SIGINT", () => { console.log("first caught, still here:", ctx.err().message); console.log("ready"); });
+       console.log("ready");
+       await new Promise(() => {}); // until the second signal exits the process`,
+      ["SIGINT", "SIGINT"],
+    );
+    assert.equal(r.code, 130, r.err);
+    assert.match(r.out, /first caught, still here: context canceled\nready\n/);
+    assert.match(r.err, /received SIGINT again while draining: exiting now/);
+  });
+
   it("SignalReceivedError names the signal", () => {
     const e = new SignalReceivedError("SIGINT");
     assert.equal(e.name, "SignalReceivedError");

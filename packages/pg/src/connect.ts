@@ -1,4 +1,4 @@
-import { afterFunc, isContext, type Context } from "@lifeline/core";
+import { afterFunc, blockOn, isContext, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { describe, isPool, type PoolView } from "./internal/driver.js";
 import { afterCalls, tell, unhealthy } from "./internal/fence.js";
@@ -51,7 +51,7 @@ export function acquire(ctx: Context, pool: pg.Pool, o: Resolved): Promise<pg.Po
   const ended = ctx.err();
   if (ended !== undefined) return Promise.reject(ended);
   const view = pool as unknown as PoolView;
-  return new Promise<pg.PoolClient>((resolvePromise, reject) => {
+  return blockOn(ctx, "pg connect", new Promise<pg.PoolClient>((resolvePromise, reject) => {
     let done = false;
     const onClient = (err: Error | undefined, client: pg.PoolClient | undefined, release: (e?: Error | boolean) => void): void => {
       if (done) {
@@ -75,8 +75,8 @@ export function acquire(ctx: Context, pool: pg.Pool, o: Resolved): Promise<pg.Po
       if (i >= 0) queue!.splice(i, 1);
       // ms is 0: the wait is abandoned in the same turn the ctx's end is heard. (No clock is read on the way
       // in: performance.now() measured ~2 µs per call on this loaded machine, a tenth of a whole query.)
-      tell(o, { stoppedBy: "not-sent", pid: null, ms: 0, cancel: undefined, what: "connect" });
+      tell(o, { stoppedBy: "not-sent", pid: null, ms: 0, cancel: undefined, what: "pg connect" });
       reject(ctx.err());
     });
-  });
+  }));
 }

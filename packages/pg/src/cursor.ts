@@ -82,7 +82,7 @@ async function* rows<R extends pg.QueryResultRow>(
   let failure: unknown = undefined;
   try {
     for (;;) {
-      const batch = await guard<R[]>(ctx, client, o, "cursor read", (settle) => {
+      const batch = await guard<R[]>(ctx, client, o, "pg cursor read", (settle) => {
         const d = driver(client);
         if (!queued) {
           queued = true;

@@ -19,7 +19,7 @@ export interface StopReport {
   readonly ms: number;
   /** cancel is how the CancelRequest socket ended (`eof` = delivered), undefined when none was sent. */
   readonly cancel: string | undefined;
-  /** what says which call was stopped: `query`, `cursor read`, `connect`. */
+  /** what says which call was stopped: `pg query`, `pg cursor read`, `pg connect`. */
   readonly what: string;
 }
 

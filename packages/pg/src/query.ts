@@ -172,7 +172,7 @@ export function run<R extends pg.QueryResultRow>(
   params: readonly unknown[] | undefined,
   o: Resolved,
 ): Promise<pg.QueryResult<R>> {
-  return guard<pg.QueryResult<R>>(ctx, client, o, "query", (settle) => {
+  return guard<pg.QueryResult<R>>(ctx, client, o, "pg query", (settle) => {
     const q = new Statement(o.comment, sql, params as unknown[] | undefined, prelude(ctx, client, o));
     q.callback = (err, res) => settle(err ? { ok: false, error: err } : { ok: true, value: res as pg.QueryResult<R> });
     const d = driver(client);

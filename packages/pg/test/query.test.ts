@@ -1,7 +1,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, DeadlineExceeded, withCancel, withTimeout } from "@lifeline/core";
+import { background, Canceled, DeadlineExceeded, go, withCancel, withTimeout } from "@lifeline/core";
 import { connect, query, withTx, type StopReport } from "@lifeline/pg";
 import pg from "pg";
 import { activePid, admin, appBackends, backend, DB, newPool, notActive, proxy, waitFor } from "./support.js";
@@ -140,6 +140,21 @@ describe("query", () => {
         cancel();
         await assert.rejects(running, (e) => e === Canceled);
       }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("shows a task waiting on a query as blocked on `pg query` (the task dump)", async () => {
+    const { pool, name } = newPool("blocked", { max: 1 });
+    try {
+      const [ctx, cancel] = withCancel(background());
+      const task = go(ctx, (ctx) => query(ctx, pool, "select pg_sleep(30)"), { name: "report" });
+      await activePid(name, "pg_sleep(30)");
+      assert.equal(task.state, "blocked");
+      assert.equal(task.blockedOn, "pg query");
+      cancel();
+      await assert.rejects(Promise.resolve(task), (e) => e === Canceled);
     } finally {
       await pool.end();
     }
@@ -338,11 +353,15 @@ describe("faults", () => {
       const running = query(background(), pool, "select pg_sleep(30)");
       const pid = await activePid(name, "pg_sleep(30)");
       await admin.query("select pg_terminate_backend($1)", [pid]);
-      await assert.rejects(running, (e: pg.DatabaseError) => e.code === "57P01");
+      const error = await running.then(
+        () => assert.fail("the query resolved"),
+        (e: unknown) => e as pg.DatabaseError,
+      );
+      assert.equal(error.code, "57P01", `expected the server's 57P01, got ${String(error)} (code ${error.code})`);
       const next = await query(background(), pool, "select pg_backend_pid() as pid");
       assert.notEqual(next.rows[0]!.pid, pid);
-      assert.equal(pool.totalCount, 1);
-      assert.deepEqual(errors, []);
+      assert.equal(pool.totalCount, 1, "the dead client was dropped, one new one made");
+      assert.deepEqual(errors.map(String), [], "no 'error' event from an idle client: the dead one was never pooled");
     } finally {
       await pool.end();
     }

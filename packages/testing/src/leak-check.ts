@@ -1,8 +1,18 @@
 import { Task, type Context, type TaskState, type TrackKind } from "@lifeline/core";
 import { lastSeq, live, TestScope, type Entry } from "./tracker.js";
 
-// Captured at import: a test that installs fake timers must not freeze the check's own backoff.
+// Captured at import: a test that installs fake timers (vi.useFakeTimers, node:test's mock.timers) must not
+// freeze the check's own backoff, nor skew the ages it reports.
 const realSetTimeout = globalThis.setTimeout;
+const realPerformanceNow = performance.now.bind(performance);
+const realDateNow = Date.now;
+/** The longest pause between two looks: with `retryMs: Infinity` the check must keep looking, not doze off. */
+const MAX_PAUSE_MS = 100;
+
+/** monoNow reads the clock of Task's createdAt/since/ctxEndedAt (epoch ms, monotonic), unfaked. */
+function monoNow(): number {
+  return performance.timeOrigin + realPerformanceNow();
+}
 
 /** Snapshot marks a moment: pass it as `ignoreExisting` to leave alone what existed then. @see snapshot */
 export class Snapshot {
@@ -35,8 +45,9 @@ export interface LeakOptions {
   /** ignoreExisting leaves alone what was made before this {@link snapshot}. */
   readonly ignoreExisting?: Snapshot;
   /**
-   * retryMs is how long to keep looking, with doubling pauses from 1 ms, before reporting what is still
-   * alive, so that work that is just finishing does not fail the test (default 1000).
+   * retryMs is how long to keep looking, with doubling pauses from 1 ms up to 100 ms, before reporting what
+   * is still alive, so that work that is just finishing does not fail the test (default 1000). `Infinity`
+   * looks until nothing is left. Measured on the real clock, whatever fake timers a test installed.
    */
   readonly retryMs?: number;
   /**
@@ -59,12 +70,16 @@ export interface TaskLeak {
   readonly state: TaskState;
   /** blockedOn says what a blocked task waits on: `chan recv`, `select (3 cases)`, `sleep 200ms`… */
   readonly blockedOn: string | undefined;
-  /** stateMs is how long the task has been in its state. */
+  /** stateMs is how long the task has been in its state (ms, monotonic clock, with a fractional part). */
   readonly stateMs: number;
-  /** ctxEndedAt is when the task's context ended (epoch ms), undefined while it is live. */
+  /** ctxEndedAt is when the task's context ended (Task.ctxEndedAt: epoch ms on the monotonic clock), undefined while it is live. */
   readonly ctxEndedAt: number | undefined;
-  /** parkedAt is where the task is parked (the stack of its wait), when the wait was seen. */
+  /** ctxEndedMs is how long before the report its context ended (ms, monotonic), undefined while it is live. */
+  readonly ctxEndedMs: number | undefined;
+  /** parkedAt is where the task is parked (the stack of its oldest pending wait), when the wait was seen. */
   readonly parkedAt: string | undefined;
+  /** parked lists every pending wait of the task, oldest first: what it is and where it was made. */
+  readonly parked: readonly { readonly what: string; readonly stack: string }[];
 }
 
 /**
@@ -84,6 +99,8 @@ export interface Leak {
   readonly stack: string;
   /** task is the task's state, for a task. */
   readonly task: TaskLeak | undefined;
+  /** blocks is, for a wait, the task it blocks (known by identity), when lifeline knew it; else undefined. */
+  readonly blocks: { readonly id: number; readonly name: string } | undefined;
   /** remainingMs is the time to a context's deadline, when it has one and is still reachable. */
   readonly remainingMs: number | undefined;
   /** ignoringCancellation: a task still running `stopThresholdMs` or more after its context ended. */
@@ -186,11 +203,12 @@ function settings(fn: string, options: CheckOptions | undefined): Settings {
   };
 }
 
-function describeEntry(e: Entry, s: Settings, now: number): Leak & { readonly seq: number } {
+function describeEntry(e: Entry, s: Settings, now: number, mono: number): Leak & { readonly seq: number } {
   const subject = e.ref.deref();
   let task: TaskLeak | undefined;
   let remainingMs: number | undefined;
   let ignoringCancellation = false;
+  let blocks: Leak["blocks"];
   if (e.kind === "task" && subject instanceof Task) {
     const ended = subject.ctxEndedAt;
     task = {
@@ -198,11 +216,16 @@ function describeEntry(e: Entry, s: Settings, now: number): Leak & { readonly se
       name: subject.name,
       state: subject.state,
       blockedOn: subject.blockedOn,
-      stateMs: now - subject.since,
+      stateMs: mono - subject.since,
       ctxEndedAt: ended,
+      ctxEndedMs: ended === undefined ? undefined : mono - ended,
       parkedAt: undefined,
+      parked: [],
     };
-    ignoringCancellation = ended !== undefined && now - ended >= s.stopThresholdMs;
+    ignoringCancellation = ended !== undefined && mono - ended >= s.stopThresholdMs;
+  } else if (e.kind === "wait") {
+    const owner = e.owner?.deref();
+    if (owner instanceof Task) blocks = { id: owner.id, name: owner.name };
   } else if (e.kind === "context" && subject !== undefined) {
     const deadline = (subject as Context).deadline();
     if (deadline !== undefined) remainingMs = deadline - now;
@@ -216,6 +239,7 @@ function describeEntry(e: Entry, s: Settings, now: number): Leak & { readonly se
     ageMs: now - e.createdAt,
     stack: e.stack,
     task,
+    blocks,
     remainingMs,
     ignoringCancellation,
     collected: subject === undefined,
@@ -223,25 +247,27 @@ function describeEntry(e: Entry, s: Settings, now: number): Leak & { readonly se
 }
 
 /**
- * leaksOf describes the entries, folding each parked wait into the leaked task it belongs to (same
- * description, parked in the same millisecond the task blocked), then drops the ignored ones.
+ * leaksOf describes the entries, folding each parked wait into the leaked task it blocks (known by identity:
+ * core tells the tracker which task a wait belongs to), every pending wait of a task, oldest first; then drops
+ * the ignored ones.
  */
 function leaksOf(entries: readonly Entry[], s: Settings): Leak[] {
-  const now = Date.now();
-  const all = entries.map((e) => describeEntry(e, s, now));
+  const now = realDateNow();
+  const mono = monoNow();
+  const all = entries.map((e) => describeEntry(e, s, now, mono));
+  const byTaskId = new Map<number, (typeof all)[number]>();
+  for (const l of all) if (l.task !== undefined) byTaskId.set(l.task.id, l);
   const folded = new Set<number>();
   for (const w of all) {
-    if (w.kind !== "wait") continue;
-    const owner = all.find(
-      (t) =>
-        t.task !== undefined &&
-        t.task.state === "blocked" &&
-        t.task.parkedAt === undefined &&
-        t.task.blockedOn === w.what &&
-        Math.abs(now - t.task.stateMs - w.createdAt) <= 1,
-    );
+    if (w.kind !== "wait" || w.blocks === undefined) continue;
+    const owner = byTaskId.get(w.blocks.id);
     if (owner === undefined) continue;
-    (owner as { task: TaskLeak }).task = { ...owner.task!, parkedAt: w.stack };
+    const t = owner.task!;
+    (owner as { task: TaskLeak }).task = {
+      ...t,
+      parkedAt: t.parkedAt ?? w.stack,
+      parked: [...t.parked, { what: w.what, stack: w.stack }],
+    };
     folded.add(w.seq);
   }
   const out: Leak[] = [];
@@ -260,15 +286,15 @@ function pause(ms: number): Promise<void> {
 
 /** search looks for leaks in the domain, retrying with doubling pauses until none is left or time is up. */
 async function search(d: Domain, s: Settings): Promise<{ leaks: Leak[]; entries: Entry[] }> {
-  const start = performance.now();
+  const start = realPerformanceNow();
   let delay = 1;
   for (;;) {
     const entries = domainEntries(d);
     const leaks = leaksOf(entries, s);
-    const left = s.retryMs - (performance.now() - start);
+    const left = s.retryMs - (realPerformanceNow() - start);
     if (leaks.length === 0 || left <= 0) return { leaks, entries };
     await pause(Math.min(delay, left));
-    delay *= 2;
+    delay = Math.min(delay * 2, MAX_PAUSE_MS);
   }
 }
 
@@ -395,9 +421,8 @@ export function formatLeak(l: Leak): string {
       }
       const state = t.state === "blocked" ? `blocked on ${t.blockedOn ?? "?"}` : t.state;
       line = `task ${t.id} "${t.name}" ${state} for ${formatDuration(t.stateMs)} (started ${age} ago)`;
-      if (t.ctxEndedAt !== undefined) {
-        // createdAt + ageMs is when the leak was described.
-        const ended = formatDuration(l.createdAt + l.ageMs - t.ctxEndedAt);
+      if (t.ctxEndedMs !== undefined) {
+        const ended = formatDuration(t.ctxEndedMs);
         line += l.ignoringCancellation
           ? `, ignoring cancellation: its context ended ${ended} ago`
           : `, its context ended ${ended} ago`;
@@ -410,13 +435,15 @@ export function formatLeak(l: Leak): string {
       }${l.collected ? ", since garbage-collected" : ""})`;
       break;
     case "wait":
-      line = `parked on ${l.what} for ${age}, outside any task`;
+      line = `parked on ${l.what} for ${age}, ${l.blocks === undefined ? "outside any task" : `in task ${l.blocks.id} "${l.blocks.name}"`}`;
       break;
     case "timer":
       line = `${l.what} still armed (made ${age} ago)`;
       break;
   }
-  return line + frames(l.stack, "created") + frames(l.task?.parkedAt ?? "", "parked");
+  let parked = "";
+  for (const p of l.task?.parked ?? []) parked += frames(p.stack, "parked");
+  return line + frames(l.stack, "created") + parked;
 }
 
 /** formatLeaks prints a report: a header naming the test(s), then each leak. */

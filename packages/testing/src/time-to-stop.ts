@@ -1,19 +1,29 @@
 import { Task, tasks } from "@lifeline/core";
 import { endListeners, entryOf } from "./tracker.js";
 
-/** TaskStopStats is a histogram of time-to-stop: from a task's context ending to the task settling. */
+/**
+ * TaskStopStats is a histogram of time-to-stop: from a task's context ending to the task settling, measured
+ * on the monotonic clock (performance.now(): sub-millisecond, never set back), in milliseconds with a
+ * fractional part.
+ */
 export interface TaskStopStats {
   /** count is how many tasks settled after their context had ended. */
   readonly count: number;
-  /** sumMs and maxMs are the total and the longest time-to-stop, in ms. */
+  /** sumMs and maxMs are the total and the longest time-to-stop, in ms (fractional). */
   readonly sumMs: number;
   readonly maxMs: number;
   /** buckets are cumulative, as Prometheus's: `count` tasks stopped within `le` ms; the last `le` is Infinity. */
   readonly buckets: readonly { readonly le: number; readonly count: number }[];
 }
 
-/** TaskStoppedHandler hears of each task that settled after its context ended, with its time-to-stop in ms. */
+/**
+ * TaskStoppedHandler hears of each task that settled after its context ended, with its time-to-stop in ms
+ * (monotonic clock, with a fractional part: 0.03 is 30 µs).
+ */
 export type TaskStoppedHandler = (task: Task<unknown>, stopMs: number) => void;
+
+// Captured at import: a test's fake timers (which may fake performance.now) must not skew what is measured here.
+const realPerformanceNow = performance.now.bind(performance);
 
 const BOUNDS = [0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, Infinity] as const;
 const counts: number[] = BOUNDS.map(() => 0);
@@ -34,7 +44,15 @@ endListeners.push((subject) => {
   let i = 0;
   while (stopMs > BOUNDS[i]!) i++;
   counts[i]!++;
-  for (const h of handlers) h(subject, stopMs);
+  for (const h of handlers) {
+    // One handler that throws must not silence the others, nor the task's own failure report (core reports
+    // it before the registry's listeners run): its error is reported as an unhandled rejection.
+    try {
+      h(subject, stopMs);
+    } catch (error) {
+      void Promise.reject(error);
+    }
+  }
 });
 
 /**
@@ -49,8 +67,9 @@ export function taskStopStats(): TaskStopStats {
 
 /**
  * onTaskStopped calls `handler(task, stopMs)` synchronously each time a task settles after its context
- * ended, `stopMs` being how long it took. Returns a function that removes the handler. The handler must
- * not throw (it runs inside the task's settlement).
+ * ended, `stopMs` being how long it took (ms, monotonic, fractional). Returns a function that removes the
+ * handler. It runs inside the task's settlement: an error it throws is reported as an unhandled rejection and
+ * changes nothing else (the other handlers run, the task's failure is still reported).
  */
 export function onTaskStopped(handler: TaskStoppedHandler): () => void {
   if (typeof handler !== "function") throw new TypeError(`onTaskStopped: handler must be a function, got ${typeof handler}`);
@@ -64,7 +83,7 @@ export function onTaskStopped(handler: TaskStoppedHandler): () => void {
 /** SlowStopper is a live task whose context ended long ago: it is ignoring cancellation. */
 export interface SlowStopper {
   readonly task: Task<unknown>;
-  /** ignoringMs is how long ago its context ended. */
+  /** ignoringMs is how long ago its context ended (ms, monotonic, fractional). */
   readonly ignoringMs: number;
   /** stack is where it was started, when the tracker saw it ("" otherwise). */
   readonly stack: string;
@@ -80,7 +99,7 @@ export function slowStoppers(thresholdMs = 1000): SlowStopper[] {
   if (typeof thresholdMs !== "number" || !(thresholdMs >= 0)) {
     throw new TypeError(`slowStoppers: thresholdMs must be a number of milliseconds ≥ 0, got ${String(thresholdMs)}`);
   }
-  const now = Date.now();
+  const now = performance.timeOrigin + realPerformanceNow(); // the clock of Task.ctxEndedAt
   const out: SlowStopper[] = [];
   for (const task of tasks()) {
     const endedAt = task.ctxEndedAt;

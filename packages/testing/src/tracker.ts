@@ -37,18 +37,21 @@ export class Entry {
   readonly createdAt: number;
   readonly scope: TestScope | undefined;
   readonly ref: WeakRef<object>;
+  /** owner is, for a wait, the task it blocks (by identity), when lifeline knew it. */
+  readonly owner: WeakRef<object> | undefined;
   /** ended: the subject ended (cancelled, settled, stopped), as opposed to being dropped by a check. */
   ended = false;
   #site: Error | undefined;
   #stack: string | undefined;
 
-  constructor(seq: number, kind: TrackKind, what: string, subject: object, site: Error | undefined) {
+  constructor(seq: number, kind: TrackKind, what: string, subject: object, site: Error | undefined, owner?: object) {
     this.seq = seq;
     this.kind = kind;
     this.what = what;
-    this.createdAt = Date.now();
+    this.createdAt = realDateNow();
     this.scope = scopes.getStore();
     this.ref = new WeakRef(subject);
+    this.owner = owner === undefined ? undefined : new WeakRef(owner);
     this.#site = site;
     this.#stack = site === undefined ? "" : undefined;
   }
@@ -76,6 +79,11 @@ export class Entry {
 }
 
 const scopes = new AsyncLocalStorage<TestScope>();
+// Captured at import: a test's fake Date must not skew when things were made.
+const realDateNow = Date.now;
+// The task whose code runs now: core starts each task through tracker.run, so every wait it makes, after any
+// number of awaits, is attributed to it by identity (a select with no done-channel case names no context).
+const running = new AsyncLocalStorage<object>();
 /** @internal live holds the entries of subjects that have not ended and that no check has taken yet, oldest first. */
 export const live = new Map<number, Entry>();
 const bySubject = new WeakMap<object, Entry>();
@@ -183,16 +191,16 @@ function trimStack(stack: string): string {
 }
 
 const tracker: Tracker = {
-  begin(kind: TrackKind, subject: object, what: string): void {
+  begin(kind: TrackKind, subject: object, what: string, owner?: object): void {
     const old = bySubject.get(subject);
     if (old !== undefined) live.delete(old.seq);
     const n = ++seq;
-    const entry = new Entry(n, kind, what, subject, stacks ? captureSite(n) : undefined);
+    const entry = new Entry(n, kind, what, subject, stacks ? captureSite(n) : undefined, owner);
     if (stacks) formatSoon(entry);
     live.set(entry.seq, entry);
     bySubject.set(subject, entry);
     for (const l of beginListeners) l(entry, subject);
-    previous?.begin(kind, subject, what);
+    previous?.begin(kind, subject, what, owner);
   },
   end(subject: object): void {
     const entry = bySubject.get(subject);
@@ -204,6 +212,13 @@ const tracker: Tracker = {
     }
     for (const l of endListeners) l(subject, entry);
     previous?.end(subject);
+  },
+  run<R>(task: object, fn: () => R): R {
+    const outer = previous;
+    return running.run(task, outer?.run === undefined ? fn : () => outer.run!(task, fn));
+  },
+  current(): object | undefined {
+    return running.getStore();
   },
 };
 

@@ -90,4 +90,51 @@ describe("time-to-stop", () => {
   });
 });
 
+describe("onTaskStopped handlers that throw (issue 9)", () => {
+  it("neither silence the other handlers nor swallow the task's failure report; their error is reported", async () => {
+    const { spawn } = await import("node:child_process");
+    const core = import.meta.resolve("@lifeline/core");
+    const testing = import.meta.resolve("@lifeline/testing");
+    const code = `const L = await import(${JSON.stringify(core)});
+const T = await import(${JSON.stringify(testing)});
+process.on("unhandledRejection", (e) => console.log("unhandled", e.message));
+L.setTaskFailureHandler((e) => console.log("reported", e.cause.message));
+T.onTaskStopped(() => { throw new Error("handler broke"); });
+T.onTaskStopped((t) => console.log("second handler", t.name));
+const [ctx, cancel] = L.withCancel(L.background());
+cancel();
+L.go(ctx, async () => { throw new Error("boom"); }, { name: "failing" });`;
+    const out = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, ["--input-type=module", "-e", code], { timeout: 10_000 });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      p.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(out.status, 0, out.stderr);
+    assert.deepEqual(out.stdout.trim().split("\n").sort(), ["reported boom", "second handler failing", "unhandled handler broke"]);
+  });
+});
+
+describe("time-to-stop clocks", () => {
+  it("are monotonic with sub-millisecond resolution: stopMs is since - ctxEndedAt on performance's clock", async () => {
+    const seen: number[] = [];
+    const off = onTaskStopped((task, ms) => {
+      if (task.name === "quick stop") seen.push(ms, task.since - task.ctxEndedAt!);
+    });
+    const before = performance.timeOrigin + performance.now();
+    const s = stubborn("quick stop");
+    s.cancel();
+    s.release();
+    await s.task;
+    off();
+    const after = performance.timeOrigin + performance.now();
+    assert.equal(seen.length, 2);
+    assert.equal(seen[0], seen[1]);
+    assert.ok(s.task.ctxEndedAt! >= before && s.task.since <= after, "read on performance.timeOrigin + performance.now()");
+    assert.ok(seen[0]! >= 0 && seen[0]! < after - before + 1e-9);
+  });
+});
+
 after(() => assertNoLeaks());

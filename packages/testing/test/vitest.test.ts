@@ -82,6 +82,16 @@ describe("@lifeline/testing/vitest", () => {
     assert.equal(file.message, "", "the afterAll check passed");
   });
 
+  it("setupLeakCheck reports a leak under Vitest fake timers (faked Date and performance.now) instead of hanging", async () => {
+    const a = await test("hooks.vitest.ts", "leaks a context under fake timers");
+    assert.equal(a.status, "failed");
+    const m = a.failureMessages.join("\n");
+    assert.doesNotMatch(m, /timed out/i);
+    assert.match(m, /LeakError: 1 leak in test "leaks a context under fake timers":\n {2}context never cancelled: /);
+    // Its age is read on the real clock: the faked Date.now() starts at the fake's epoch, not at now.
+    assert.match(m, /\(made \d+ms ago\)/);
+  });
+
   it("leakCheck on test.concurrent gives each test only its own leaks", async () => {
     const a = await test("wrapped.vitest.ts", "concurrent A leaks a ticker");
     assert.equal(a.status, "failed");

@@ -1,5 +1,6 @@
 import { CancelCtx, holdDeadline, type Listener, type Source } from "../cancel.js";
 import type { Context } from "../context.js";
+import type { Alarm } from "./alarm.js";
 import { tracker } from "../track.js";
 import { taskOf, type Task } from "../task.js";
 
@@ -7,8 +8,9 @@ import { taskOf, type Task } from "../task.js";
  * Parked is one blocked call — a channel recv or send, a select, a sleep, a semaphore acquire, a WaitGroup
  * wait — and the one mechanism they share: a promise that settles exactly once; a listener on the context
  * that rejects it with `ctx.err()` when the context ends first; the task it blocks shown as blocked on
- * `what`; the context's deadline timer kept alive while it waits; and a tracker told when it begins and
- * ends. Whatever settles it first removes every trace of it, synchronously, before the promise settles.
+ * `what`; the deadline timers of its context and of every done channel it waits on kept alive while it
+ * waits; and a tracker told when it begins and ends. Whatever settles it first removes every trace of it,
+ * synchronously, before the promise settles.
  */
 export abstract class Parked<T> implements Listener {
   prevSibling: Listener | null = null;
@@ -19,7 +21,8 @@ export abstract class Parked<T> implements Listener {
   #reject!: (error: unknown) => void;
   #source: Source | undefined = undefined;
   #task: Task<unknown> | undefined = undefined;
-  #deadline: { release(): void } | undefined = undefined;
+  // The deadline timers held while waiting (several for a select over the done channels of several contexts).
+  #holds: Alarm<CancelCtx>[] | undefined;
   #settled = false;
 
   constructor() {
@@ -30,15 +33,27 @@ export abstract class Parked<T> implements Listener {
   }
 
   /**
-   * park starts the wait, once the subclass has queued it wherever it waits (the context may end it at once).
-   * `ctx`, when given, ends it with ctx.err(). `about` (default ctx) is the context
-   * whose task and deadline the wait belongs to: a select has no ctx of its own but waits on a done channel's.
+   * hold keeps the deadline that will end `ctx` alive while this waits (a done channel's context: whatever
+   * the wait's own ctx, a wait on a done channel ends when that context does). Call it before park.
    */
-  park(ctx: Context | undefined, what: string, about = ctx, task = about && taskOf(about)): void {
-    this.#deadline = holdDeadline(about);
-    this.#task = task;
-    task?.block(what);
-    if (tracker !== undefined) tracker.begin("wait", this, what);
+  hold(ctx: Context | undefined): void {
+    const alarm = holdDeadline(ctx);
+    if (alarm !== undefined) (this.#holds ??= []).push(alarm);
+  }
+
+  /**
+   * park starts the wait, once the subclass has queued it wherever it waits (the context may end it at once).
+   * `ctx`, when given, ends it with ctx.err() and its deadline is held. `task` is the task it blocks: the one
+   * whose code is running, when the tracker follows async context; else the one given (a select's); else ctx's.
+   */
+  park(ctx: Context | undefined, what: string, task?: Task<unknown>): void {
+    this.hold(ctx);
+    // What current() returns is what core gave tracker.run: a Task (no instanceof: that would bundle every Task
+    // export with the channel API).
+    task = (tracker?.current?.() as Task<unknown> | undefined) ?? task ?? (ctx && taskOf(ctx));
+    // A task that has settled is done for good: a late wait on its context is not the task's.
+    if (task?.block(this, what)) this.#task = task;
+    if (tracker !== undefined) tracker.begin("wait", this, what, this.#task);
     // Last: attaching to a context whose signal already aborted ends the wait at once.
     if (ctx !== undefined) this.#source = CancelCtx.attach(ctx, this);
   }
@@ -50,10 +65,10 @@ export abstract class Parked<T> implements Listener {
     this.#source?.detach(this);
     this.#source = undefined;
     this.leave();
-    this.#task?.unblock();
-    this.#task = undefined;
-    this.#deadline?.release();
-    this.#deadline = undefined;
+    this.#task?.unblock(this);
+    const held = this.#holds;
+    this.#holds = undefined;
+    if (held !== undefined) for (const a of held) a.release();
     if (tracker !== undefined) tracker.end(this);
   }
 

@@ -1,4 +1,4 @@
-import { afterFunc, DeadlineExceeded, type Context } from "@lifeline/core";
+import { afterFunc, blockOn, DeadlineExceeded, type Context } from "@lifeline/core";
 import type pg from "pg";
 import { sendCancelRequest, type CancelOutcome } from "../cancel-request.js";
 import { ClientDestroyedError } from "../errors.js";
@@ -56,7 +56,8 @@ export function guard<T>(
   if (ended !== undefined) return Promise.reject(ended);
   // Written with callbacks, not async/await: this is the path of every query, and each hop costs.
   st.inflight++;
-  return new Promise<T>((resolveOuter, rejectOuter) => {
+  // blockOn: while it waits, the caller's task shows as blocked on `pg query` (`pg cursor read`) in the task dump.
+  return blockOn(ctx, what, new Promise<T>((resolveOuter, rejectOuter) => {
     // Settle first, then free the client: the caller hears of the outcome before a waiter gets the client.
     const resolve = (v: T): void => {
       resolveOuter(v);
@@ -104,7 +105,7 @@ export function guard<T>(
     stop = afterFunc(ctx, () => {
       if (outcome === undefined) stopping = stopOp(ctx, client, op, settle, o, what);
     });
-  });
+  }));
 }
 
 /** idle records that one call on the client settled, and runs what waited for none to be left. */
@@ -241,16 +242,23 @@ export function unhealthy(client: pg.ClientBase, error?: unknown): Error | undef
 /**
  * dead returns why `client`'s connection cannot be used any more, or undefined: lifeline destroyed it, pg
  * found it dead, or `error` is a FATAL/PANIC ErrorResponse, which ends the session (pg may not have seen
- * the socket close yet).
+ * the socket close yet). A dead client's socket is closed here, at once: the caller is about to release it
+ * with an error, and pg-pool would otherwise end it by writing Terminate to a socket the server closed,
+ * whose EPIPE/ECONNRESET it raises as an 'error' event on the pool (a crash where nobody listens).
  */
 export function dead(client: pg.ClientBase, error?: unknown): Error | undefined {
   const st = states.get(client);
   if (st?.broken !== undefined) return st.broken;
   const d = driver(client);
-  if (!d._queryable || d._ending || d._ended) return new Error("pg client is no longer queryable");
   const severity = (error as { severity?: unknown } | null)?.severity;
-  if (severity === "FATAL" || severity === "PANIC") return error as Error;
-  return undefined;
+  let why: Error | undefined;
+  if (!d._queryable || d._ending || d._ended) why = new Error("pg client is no longer queryable");
+  else if (severity === "FATAL" || severity === "PANIC") why = error as Error;
+  if (why !== undefined && !d.connection.stream.destroyed) {
+    d.on("error", ignore); // its remaining errors are about this death, which the caller already has
+    d.connection.stream.destroy();
+  }
+  return why;
 }
 
 const limited = new WeakSet<object>();

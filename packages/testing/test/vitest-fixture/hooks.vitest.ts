@@ -1,5 +1,5 @@
 // setupLeakCheck: a check after each test. "clean" passes; each "leaks …" test fails with a LeakError.
-import { afterAll, beforeAll, test } from "vitest";
+import { afterAll, beforeAll, test, vi } from "vitest";
 import { background, Channel, go, ticker, withCancel, type CancelFunc, type Context } from "@lifeline/core";
 import { setupLeakCheck } from "@lifeline/testing/vitest";
 
@@ -11,7 +11,7 @@ let stop: CancelFunc;
 beforeAll(() => {
   [root, stop] = withCancel(background());
 });
-afterAll(() => stop());
+afterAll(() => [vi.useRealTimers(), stop()]); // the last test's fake timers stay on until here (after its check)
 
 test("clean", async () => {
   const [ctx, cancel] = withCancel(root);
@@ -32,4 +32,10 @@ test("leaks a task", async () => {
 test("clean after a leaky one", () => {
   const [, cancel] = withCancel(root);
   cancel();
+});
+
+// Last: its fake timers stay installed while setupLeakCheck's afterEach runs (until afterAll above).
+test("leaks a context under fake timers", () => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate", "Date", "performance"] });
+  withCancel(root); // LEAK-SITE fake timers
 });
