@@ -180,7 +180,7 @@ export async function startApp(settings = {}) {
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
     });
-    line({ type: "started", id, mode, steps: options.report.steps, jobs: jobs !== undefined });
+    line({ type: "started", id, mode, steps: options.report.steps });
     logEvent(`${name}: started (${plural(options.report.steps, "step")})`);
     let leftAt; // performance.now() when the request ctx ended because the client left
     let stoppedAt; // performance.now() when the report task returned

@@ -14,6 +14,9 @@ import { assertNoLeaks } from "@lifeline/testing";
 import { startApp } from "./app.mjs";
 import { DEFAULT_DATABASE_URL, TABLE } from "./db.mjs";
 import { formatMs } from "./format.mjs";
+import { Queue } from "bullmq";
+import { parseRedisUrl } from "./jobs-mode.mjs";
+import { alive, obliterate, REDIS_URL, uniqueQueue, withLockedOrders as withLockedForWorkers } from "./jobs-test-support.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -198,6 +201,74 @@ describe("the dashboard in Chromium", () => {
       await page.waitForFunction(() => document.getElementById("upstream-status").textContent.startsWith("502 Bad Gateway"));
       assert.match(await page.textContent("#upstream-status"), /did not answer within the 300 ms budget/);
       assert.match(await page.textContent("#poller-status"), /^Poller stopped cleanly after (1 poll|(?!1 )\d+ polls) \(cancel → done in \d+(\.\d+)? ms\)$/);
+    }));
+});
+
+/** jobsOf returns the queue's jobs in `state` (read through a Queue of its own, closed after). */
+async function jobsOf(name, state) {
+  const queue = new Queue(name, { connection: parseRedisUrl(REDIS_URL) });
+  try {
+    return await queue.getJobs([state]);
+  } finally {
+    await queue.close();
+  }
+}
+
+describe("the dashboard in Chromium, jobs mode (Redis, two worker processes)", () => {
+  const queue = uniqueQueue("browser");
+  after(() => obliterate(queue));
+
+  it("closing the page mid-report cancels its job on the worker process, and the log says where and how fast", { timeout: 90_000 }, async () => {
+    let pids = [];
+    await withBrowser({ jobs: { redisUrl: REDIS_URL, queue } }, async (page, app, browser) => {
+      const state = await app.db.ready(background());
+      assert.equal(state.state, "ready", `this test needs PostgreSQL: ${state.message} (${state.hint})`);
+      const ready = await until(app, "every worker's database ready", (s) => s.jobs.workers.every((w) => w.database === "ready"), 20_000);
+      pids = ready.jobs.workers.map((w) => w.pid);
+      await page.waitForFunction(() => document.getElementById("jobs-status").textContent.startsWith("jobs mode: queue "));
+      let worker;
+      await withLockedForWorkers(async (locked) => {
+        await page.click("#report-start");
+        await page.waitForFunction(() => !document.getElementById("report-cancel").disabled); // the job has a worker
+        await poll("a worker's query waiting on our lock", () => locked(pids), (rows) => rows.length === 1);
+        await page.close();
+        await poll("the worker's query cancelled", () => locked(pids), (rows) => rows.length === 0);
+      });
+      const after = await until(app, "cancelled", (s) => s.reports.cancelled === 1);
+      assert.equal(after.reports.finished, 0);
+      const second = await browser.newPage();
+      second.setDefaultTimeout(15_000);
+      await second.goto(app.url);
+      await second.waitForFunction(() => document.getElementById("event-log").textContent.includes("client left"));
+      const logged = await second.$$eval("#event-log li", (items) => items.map((li) => li.lastChild.textContent));
+      const line = logged.find((text) => text.startsWith("report #1: client left"));
+      const m = /^report #1: client left at step 1, ran on (worker \d) \(pid (\d+)\), the cancel reached it \((push|renewal)\) \d+(?:\.\d+)? ms after it was issued, .*, the job stopped (\d+(?:\.\d+)?) ms after its ctx ended, its outcome reached the dashboard \d+(?:\.\d+)? ms later$/.exec(line);
+      assert.ok(m, line);
+      worker = m[1];
+      assert.ok(pids.includes(Number(m[2])), `ran on pid ${m[2]}, one of ${pids}`);
+      console.log(`# browser, jobs mode: ${line}`);
+      const failed = await jobsOf(queue, "failed");
+      assert.equal(failed.length, 1, "the job ended failed (cancelled) in Redis");
+      assert.match(failed[0].failedReason, /^job \d+ canceled: /);
+      assert.equal(failed[0].processedBy, `${worker} (pid ${m[2]})`, "processed by the worker the log names");
+    });
+    for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} still runs after the dashboard closed`);
+  });
+
+  it("Cancel stops the job on its worker; the page says where it ran", { timeout: 90_000 }, () =>
+    withBrowser({ jobs: { redisUrl: REDIS_URL, queue } }, async (page, app) => {
+      const ready = await until(app, "every worker's database ready", (s) => s.jobs.workers.every((w) => w.database === "ready"), 20_000);
+      const pids = ready.jobs.workers.map((w) => w.pid);
+      await withLockedForWorkers(async (locked) => {
+        await page.click("#report-start");
+        await page.waitForFunction(() => !document.getElementById("report-cancel").disabled);
+        await poll("a worker's query waiting on our lock", () => locked(pids), (rows) => rows.length === 1);
+        await page.click("#report-cancel");
+        await page.waitForFunction(() => document.getElementById("report-status").textContent.includes("after its ctx ended"));
+      });
+      assert.match(await page.textContent("#report-status"), /^report #1: cancelled at step 1: ran on worker \d \(pid \d+\), the cancel reached it \((push|renewal)\) .*, the job stopped \d+(\.\d+)? ms after its ctx ended$/);
+      const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1);
+      assert.ok(s.events.some((e) => /^report #1: cancelled at step 1 \(the Cancel button\), ran on worker \d/.test(e.text)));
     }));
 });
 

@@ -197,8 +197,6 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     const since = typeof s.issuedAt === "number" ? s.issuedAt : undefined;
     if (since !== undefined && typeof s.at === "number") stopped(`the cancel reached it (${s.via}) ${formatMs(Math.max(0, s.at - since))} after it was issued`);
     for (const text of Array.isArray(s.stops) ? s.stops.slice(0, 20) : []) stopped(String(text));
-    if (since !== undefined && typeof s.settledAt === "number") {
-      stopped(`the job stopped on the worker ${formatMs(Math.max(0, s.settledAt - since))} after the cancel`, s.settledAt - since);
-    }
+    if (typeof s.stopMs === "number") stopped(`the job stopped ${formatMs(s.stopMs)} after its ctx ended`);
   }
 }

@@ -21,7 +21,6 @@ if (config === null || typeof config.queue !== "string" || typeof config.name !=
 const { name } = config;
 const exportOptions = { ...EXPORT_COMMAND, ...config.export };
 const log = (text) => process.send?.({ t: "log", text });
-const now = () => performance.timeOrigin + performance.now();
 
 /** parseSpec returns the job's report settings, checked and clamped (the job's data come from outside). */
 export function parseSpec(data) {
@@ -45,6 +44,9 @@ const stops = new Map(); // job id → how work() stopped it (onStop), read when
 
 async function handler(ctx, job) {
   const spec = parseSpec(job.data);
+  let endedAt; // performance.now() when the job's ctx ended: the stop is timed on this process's own clock
+  const onEnd = () => (endedAt = performance.now());
+  ctx.signal.addEventListener("abort", onEnd, { once: true });
   db.retry();
   const state = await db.ready(ctx);
   if (state.state !== "ready") throw new Error(state.message);
@@ -64,14 +66,15 @@ async function handler(ctx, job) {
     failure = error;
     throw error;
   } finally {
-    const settledAt = now();
+    const settled = performance.now();
+    ctx.signal.removeEventListener("abort", onEnd);
     progress.close();
     await forwarding;
     if (failure !== undefined && ctx.err() !== undefined) {
       // Written before work() records the outcome: whoever reads the failed job finds this as its progress.
       const s = stops.get(job.id);
       const by = s?.by ?? (isDeadlineExceeded(ctx.err()) ? "deadline" : "cancel");
-      const last = { type: "stopped", worker: name, pid: process.pid, by, via: s?.via ?? null, cause: String(cause(ctx)?.message ?? cause(ctx)), issuedAt: s?.issuedAt ?? null, at: s?.at ?? null, settledAt, stops: texts };
+      const last = { type: "stopped", worker: name, pid: process.pid, by, via: s?.via ?? null, cause: String(cause(ctx)?.message ?? cause(ctx)), issuedAt: s?.issuedAt ?? null, at: s?.at ?? null, stopMs: endedAt === undefined ? null : settled - endedAt, stops: texts };
       const [bounded, stop] = withTimeout(withoutCancel(ctx), 2_000);
       await Promise.race([job.updateProgress(last), bounded.done().recv(bounded).catch(() => {})]).catch((error) => log(`job ${job.id}: its stop was not recorded: ${error.message}`));
       stop();
