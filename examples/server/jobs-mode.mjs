@@ -81,6 +81,7 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     if (inbox !== undefined && !inbox.closed && !inbox.trySend(data)) log(`jobs: job ${jobId}: a progress message was dropped (the page is slow)`);
   });
   const running = new Map(); // report id → job id
+  const runs = new Set(); // run() calls in flight: close() lets them read their outcome first
   const [life, stopWorkers] = withCancel(background());
   const procs = [];
   let closing = false;
@@ -88,6 +89,7 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     closing = true;
     stopWorkers();
     await Promise.all(procs.map((p) => p.exited));
+    await Promise.allSettled(runs); // each has read its job's outcome (bounded by OUTCOME_WAIT_MS) before the queue closes
     await Promise.allSettled([events.close(), queue.close()]);
   }
   const [starting, stopStarting] = withTimeout(background(), READY_MS);
@@ -154,32 +156,12 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     state() {
       return { queue: queueName, redis: where, workers: procs.map(({ name, pid, state, database }) => ({ name, pid, state, database })) };
     },
-    async run(ctx, spec, progress, stopped) {
-      const job = await addJob(ctx, queue, "report", spec, { tie: true, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
-      const inbox = new Channel(256);
-      inboxes.set(job.id, inbox);
-      running.set(spec.id, job.id);
-      // The outcome is awaited past the request's end (bounded): a closed tab cancels the job (the tie), and the
-      // log then says how and where it stopped.
-      const [waitCtx, stopWaiting] = withTimeout(withoutCancel(ctx), OUTCOME_WAIT_MS);
-      const outcome = jobResult(waitCtx, queue, job.id).finally(() => inbox.close());
-      try {
-        for await (const msg of inbox) {
-          if (ctx.err() !== undefined || typeof msg !== "object" || msg === null || msg.type === "stopped") continue;
-          await progress.send(ctx, msg).catch(() => {}); // ctx ended: nobody is reading any more
-        }
-        const result = await outcome;
-        if (ctx.err() !== undefined) throw ctx.err();
-        return result;
-      } catch (error) {
-        if (error instanceof JobCanceledError) await describeStop(job.id, stopped);
-        if (ctx.err() !== undefined) throw ctx.err();
-        throw error;
-      } finally {
-        stopWaiting();
-        inboxes.delete(job.id);
-        running.delete(spec.id);
-      }
+    run(ctx, spec, progress, stopped) {
+      const p = runJob(ctx, spec, progress, stopped);
+      runs.add(p);
+      const forget = () => runs.delete(p);
+      p.then(forget, forget);
+      return p;
     },
     async cancel(ctx, reportId, reason) {
       const jobId = running.get(reportId);
@@ -187,6 +169,35 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     },
     close: shutdown,
   };
+
+  /** runJob runs one report as a job (see run), reading its outcome past the request's end, bounded. */
+  async function runJob(ctx, spec, progress, stopped) {
+    const job = await addJob(ctx, queue, "report", spec, { tie: true, attempts: 1, removeOnComplete: { age: 3600 }, removeOnFail: { age: 3600 } });
+    const inbox = new Channel(256);
+    inboxes.set(job.id, inbox);
+    running.set(spec.id, job.id);
+    // The outcome is awaited past the request's end (bounded): a closed tab cancels the job (the tie), and the
+    // log then says how and where it stopped.
+    const [waitCtx, stopWaiting] = withTimeout(withoutCancel(ctx), OUTCOME_WAIT_MS);
+    const outcome = jobResult(waitCtx, queue, job.id).finally(() => inbox.close());
+    try {
+      for await (const msg of inbox) {
+        if (ctx.err() !== undefined || typeof msg !== "object" || msg === null || msg.type === "stopped") continue;
+        await progress.send(ctx, msg).catch(() => {}); // ctx ended: nobody is reading any more
+      }
+      const result = await outcome;
+      if (ctx.err() !== undefined) throw ctx.err();
+      return result;
+    } catch (error) {
+      if (error instanceof JobCanceledError) await describeStop(job.id, stopped);
+      if (ctx.err() !== undefined) throw ctx.err();
+      throw error;
+    } finally {
+      stopWaiting();
+      inboxes.delete(job.id);
+      running.delete(spec.id);
+    }
+  }
 
   /** describeStop says where a cancelled job ran and how long it took to stop, from its last progress. */
   async function describeStop(jobId, stopped) {

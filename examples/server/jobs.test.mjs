@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { once } from "node:events";
+import { spawn } from "node:child_process";
 import { Job, Queue } from "bullmq";
 import { background } from "@lifeline/core";
 import { assertNoLeaks } from "@lifeline/testing";
@@ -132,6 +133,102 @@ describe("the dashboard in jobs mode (Redis, two worker processes)", () => {
     const s = await stats(app);
     assert.equal(s.reports.cancelled, 2);
     assert.ok(s.events.some((e) => e.text.startsWith("report #3: cancelled at step ") && e.text.includes(`(the Cancel button), ran on ${job.worker}`)));
+  });
+});
+
+describe("the dashboard in jobs mode, shutting down mid-report", () => {
+  it("cancels the running job on its worker, logs where it ran, and stops the workers", { timeout: 60_000 }, async () => {
+    const queueName = uniqueQueue("shutdown");
+    const events = [];
+    const app = await startApp({ jobs: { redisUrl: REDIS_URL, queue: queueName }, report: { steps: 2, resamples: 5 }, onEvent: (t) => events.push(t) });
+    let closed = false;
+    try {
+      const s = await poll("every worker's database ready", () => stats(app), (s) => s.jobs.workers.every((w) => w.database === "ready"));
+      const pids = s.jobs.workers.map((w) => w.pid);
+      const { job, last } = await withLockedOrders(async (locked) => {
+        const report = await startReport(app);
+        const job = await until(report, (m) => m.type === "job");
+        await poll("the worker's query waiting on our lock", () => locked([job.pid]), (rows) => rows.length === 1);
+        const closing = app.close(0);
+        const last = await until(report, (m) => m.type === "cancelled");
+        await closing;
+        closed = true;
+        return { job, last };
+      });
+      assert.match(last.reason, /^the server shut down before the report finished/);
+      for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} outlived close()`);
+      const line = events.find((t) => t.startsWith("report #1: cancelled by the shutdown"));
+      assert.match(line, new RegExp(`^report #1: cancelled by the shutdown at step 1, ran on ${job.worker} \\(pid ${job.pid}\\), the cancel reached it \\((push|renewal)\\) `), events.join("\n"));
+      const queue = new Queue(queueName, { connection: parseRedisUrl(REDIS_URL) });
+      try {
+        const j = await Job.fromId(queue, job.job);
+        assert.equal(await j.getState(), "failed");
+        assert.match(j.failedReason, /canceled: ServerShutdownError/);
+      } finally {
+        await queue.close();
+      }
+    } finally {
+      if (!closed) await app.close(0);
+      await obliterate(queueName);
+    }
+  });
+});
+
+/**
+ * startMain runs `npm start`'s entry in jobs mode on `queue` and resolves with `{ child, out, pids }` once it has
+ * printed its workers' pids; `out()` is everything it has printed so far.
+ */
+async function startMain(queue) {
+  const child = spawn(process.execPath, [new URL("./main.mjs", import.meta.url).pathname], {
+    env: { ...process.env, PORT: "0", REDIS_URL, REPORT_QUEUE: queue },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (c) => (err += c));
+  const pids = await new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (c) => {
+      out += c;
+      const m = /jobs mode: reports run on worker 1 \(pid (\d+)\) and worker 2 \(pid (\d+)\), Redis at 127\.0\.0\.1:\d+\/0\n/.exec(out);
+      if (m) resolve([Number(m[1]), Number(m[2])]);
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before its workers were ready: ${err}`)));
+  });
+  return { child, pids, out: () => out, err: () => err };
+}
+
+describe("npm start in jobs mode (REDIS_URL set)", () => {
+  it("spawns two worker processes and stops them on SIGINT, then exits 0", { timeout: 30_000 }, async () => {
+    const queue = uniqueQueue("main");
+    const { child, pids, out, err } = await startMain(queue);
+    try {
+      assert.ok(pids.every(alive));
+      const exited = once(child, "exit");
+      child.kill("SIGINT");
+      const [code] = await exited;
+      assert.equal(code, 0, err());
+      assert.match(out(), /jobs: worker 1 \(pid \d+\) stopped \(SIGTERM\) [\d.]+ ms after the dashboard told it to/);
+      assert.match(out(), /shut down: every request finished/);
+      for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} outlived npm start`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await obliterate(queue);
+    }
+  });
+
+  it("its workers leave by themselves when the dashboard is SIGKILLed (no orphans)", { timeout: 30_000 }, async () => {
+    const queue = uniqueQueue("orphans");
+    const { child, pids } = await startMain(queue);
+    try {
+      const exited = once(child, "exit");
+      child.kill("SIGKILL");
+      await exited;
+      // Nothing signals them: each sees its IPC channel to the dashboard close, and shuts down.
+      await poll("both workers gone", () => pids.filter(alive), (left) => left.length === 0);
+    } finally {
+      for (const pid of pids) if (alive(pid)) process.kill(pid, "SIGKILL");
+      await obliterate(queue);
+    }
   });
 });
 

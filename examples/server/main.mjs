@@ -1,6 +1,7 @@
 // `npm start`: the Generate Report dashboard on http://127.0.0.1:$PORT (default 3000), its report on the PostgreSQL
 // at $DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test; without it the page says how to start it).
-// With REDIS_URL set (e.g. redis://127.0.0.1:6379), reports run as jobs on two worker processes it spawns (jobs mode).
+// With REDIS_URL set (e.g. redis://127.0.0.1:6379), reports run as jobs on two worker processes it spawns (jobs mode),
+// on the queue $REPORT_QUEUE (default lifeline-reports).
 // Ctrl-C (or SIGTERM) shuts it down gracefully: in-flight requests get 2 s to finish, then their contexts are
 // cancelled; a second Ctrl-C exits at once.
 import { background, cause } from "@lifeline/core";
@@ -19,7 +20,7 @@ try {
   const debugTasks = !["", "0", "false"].includes(process.env.LIFELINE_DEBUG ?? "");
   // The database's set-up (and what is missing, if PostgreSQL is not there) goes to the console too.
   const onEvent = (text) => (text.startsWith("database:") || text.startsWith("jobs:")) && console.log(text);
-  const jobs = process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL } : undefined; // jobs mode
+  const jobs = process.env.REDIS_URL ? { redisUrl: process.env.REDIS_URL, queue: process.env.REPORT_QUEUE || undefined } : undefined; // jobs mode
   const app = await startApp({ port, debugTasks, databaseUrl: process.env.DATABASE_URL, onEvent, jobs });
   if (jobs) console.log(`jobs mode: reports run on ${app.stats().jobs.workers.map((w) => `${w.name} (pid ${w.pid})`).join(" and ")}, Redis at ${app.stats().jobs.redis}`);
   console.log(`lifeline dashboard: ${app.url}/  (Ctrl-C to stop)`);
