@@ -263,6 +263,9 @@ describe("the dashboard in Chromium, jobs mode (Redis, two worker processes)", (
         await page.click("#report-start");
         await page.waitForFunction(() => !document.getElementById("report-cancel").disabled);
         await poll("a worker's query waiting on our lock", () => locked(pids), (rows) => rows.length === 1);
+        // The worker's progress reached the page (job.updateProgress → QueueEvents → the response stream).
+        await page.waitForFunction(() => document.getElementById("report-status").textContent.endsWith("step 1 / 20 — querying PostgreSQL"));
+        assert.match(await page.textContent("#report-status"), /^report #1 \(job \d+ on worker \d, pid \d+\): step 1 \/ 20 — querying PostgreSQL$/);
         await page.click("#report-cancel");
         await page.waitForFunction(() => document.getElementById("report-status").textContent.includes("after its ctx ended"));
       });
