@@ -18,6 +18,8 @@ export const OUTCOME_WAIT_MS = 15_000;
 /** How long a worker process gets to stop after SIGTERM (its jobs get 1 s of it) before SIGKILL. */
 export const WORKER_GRACE_MS = 5_000;
 const READY_MS = 20_000;
+/** The `code` of the Error startJobs rejects with when nothing answers at REDIS_URL (npm start prints its message). */
+export const REDIS_UNREACHABLE = "REDIS_UNREACHABLE";
 const HINT = "Start it with `bash scripts/start-services.sh redis`, or unset REDIS_URL to run reports in-process.";
 
 /**
@@ -52,7 +54,7 @@ async function probeRedis({ host, port }, where) {
   try {
     await once(socket, "connect");
   } catch (error) {
-    throw new Error(`Redis is not reachable at ${where} (${error.code ?? error.message}). ${HINT}`, { cause: error });
+    throw Object.assign(new Error(`Redis is not reachable at ${where} (${error.code ?? error.message}). ${HINT}`, { cause: error }), { code: REDIS_UNREACHABLE });
   } finally {
     socket.destroy();
   }

@@ -203,7 +203,7 @@ describe("npm start in jobs mode (REDIS_URL set)", () => {
     const { child, pids, out, err } = await startMain(queue);
     try {
       assert.ok(pids.every(alive));
-      const exited = once(child, "exit");
+      const exited = once(child, "close"); // exited, and its output read to the end
       child.kill("SIGINT");
       const [code] = await exited;
       assert.equal(code, 0, err());
@@ -254,6 +254,16 @@ describe("the dashboard without REDIS_URL, or with Redis missing", () => {
       assert.match(error.message, new RegExp(`^Redis is not reachable at 127\\.0\\.0\\.1:${port}/0 \\(ECONNREFUSED\\)\\. Start it with`));
       return true;
     });
+    // npm start says the same, and exits 1.
+    const child = spawn(process.execPath, [new URL("./main.mjs", import.meta.url).pathname], {
+      env: { ...process.env, PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.setEncoding("utf8").on("data", (c) => (err += c));
+    const [code] = await once(child, "close"); // exited, and its output read to the end
+    assert.equal(code, 1);
+    assert.match(err, new RegExp(`^Redis is not reachable at 127\\.0\\.0\\.1:${port}/0 \\(ECONNREFUSED\\)\\. Start it with .*, or unset REDIS_URL to run reports in-process\\.\\n$`));
     assert.throws(() => parseRedisUrl("http://x"), /^TypeError: REDIS_URL must be a redis:\/\/host:port URL, got "http:\/\/x"$/);
   });
 });

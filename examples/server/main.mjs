@@ -31,7 +31,8 @@ try {
   if (report.graceful) console.log("shut down: every request finished");
   else console.log(`shut down: cancelled ${report.cancelled.map((r) => `${r.method} ${r.url} (${r.runningMs} ms)`).join(", ")}`);
 } catch (error) {
-  console.error(error.code === "EADDRINUSE" ? `port ${port} is in use: try PORT=${port + 1} npm start` : error);
+  if (error.code === "REDIS_UNREACHABLE") console.error(error.message); // jobs mode: what is missing, and how to start it
+  else console.error(error.code === "EADDRINUSE" ? `port ${port} is in use: try PORT=${port + 1} npm start` : error);
   process.exitCode = 1;
 } finally {
   stop();
