@@ -75,7 +75,7 @@ function json(res, status, body) {
 export async function startApp(settings = {}) {
   const { port = 0, host = "127.0.0.1", databaseUrl, report = {}, upstream = {}, poller = {}, debugTasks = false, onEvent } = settings;
   // Jobs mode: `jobs: { redisUrl, queue?, workers? }` runs each report as a job on spawned worker processes.
-  const { redisUrl, queue: jobsQueue, workers: jobsWorkers } = settings.jobs ?? {};
+  const { redisUrl, queue: jobsQueue, workers: jobsWorkers, outcomeWaitMs } = settings.jobs ?? {};
   const options = {
     report: { ...defaults.report, ...report },
     export: { ...defaults.export, ...settings.export },
@@ -378,7 +378,7 @@ export async function startApp(settings = {}) {
   );
   try {
     if (redisUrl !== undefined) {
-      jobs = await startJobs({ redisUrl, queue: jobsQueue, workers: jobsWorkers, databaseUrl, exportOptions: options.export, log: logEvent });
+      jobs = await startJobs({ redisUrl, queue: jobsQueue, workers: jobsWorkers, outcomeWaitMs, databaseUrl, exportOptions: options.export, log: logEvent });
     }
     server.listen(port, host);
     await once(server, "listening");

@@ -7,13 +7,16 @@
 import { once } from "node:events";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
-import { background, Channel, withCancel, withoutCancel, withTimeout } from "@lifeline/core";
+import { afterFunc, background, Channel, withCancel, withCancelCause, withoutCancel, withTimeout } from "@lifeline/core";
 import { addJob, cancelJob, JobCanceledError, jobResult } from "@lifeline/jobs";
 import { spawn } from "@lifeline/process";
 import { Job, Queue, QueueEvents } from "bullmq";
 import { formatMs } from "./format.mjs";
 
-/** How long the dashboard waits, once the request has ended, to hear how its job ended (bounded). */
+/**
+ * How long the dashboard waits, once the request has ended, to hear how its job ended (while the request is there,
+ * it waits as long as the report runs).
+ */
 export const OUTCOME_WAIT_MS = 15_000;
 /** How long a worker process gets to stop after SIGTERM (its jobs get 1 s of it) before SIGKILL. */
 export const WORKER_GRACE_MS = 5_000;
@@ -68,7 +71,7 @@ async function probeRedis({ host, port }, where) {
  * reason)` resolves false when no such report runs. The caller owns it: `close()` stops the workers (their jobs
  * get their grace) and waits until they have exited.
  */
-export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports", workers: count = 2, databaseUrl, report, exportOptions, log }) {
+export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports", workers: count = 2, outcomeWaitMs = OUTCOME_WAIT_MS, databaseUrl, report, exportOptions, log }) {
   const connection = parseRedisUrl(redisUrl);
   const where = `${connection.host}:${connection.port}/${connection.db}`;
   await probeRedis(connection, where);
@@ -91,7 +94,7 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     closing = true;
     stopWorkers();
     await Promise.all(procs.map((p) => p.exited));
-    await Promise.allSettled(runs); // each has read its job's outcome (bounded by OUTCOME_WAIT_MS) before the queue closes
+    await Promise.allSettled(runs); // each has read its job's outcome (bounded by outcomeWaitMs) before the queue closes
     await Promise.allSettled([events.close(), queue.close()]);
   }
   const [starting, stopStarting] = withTimeout(background(), READY_MS);
@@ -180,7 +183,11 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     running.set(spec.id, job.id);
     // The outcome is awaited past the request's end (bounded): a closed tab cancels the job (the tie), and the
     // log then says how and where it stopped.
-    const [waitCtx, stopWaiting] = withTimeout(withoutCancel(ctx), OUTCOME_WAIT_MS);
+    const [waitCtx, stopWaiting] = withCancelCause(withoutCancel(ctx));
+    let bound; // the bound on the wait, armed when the request ends
+    const armBound = afterFunc(ctx, () => {
+      bound = setTimeout(() => stopWaiting(new Error(`no outcome for job ${job.id} ${formatMs(outcomeWaitMs)} after the request ended`)), outcomeWaitMs);
+    });
     const outcome = jobResult(waitCtx, queue, job.id).finally(() => inbox.close());
     try {
       for await (const msg of inbox) {
@@ -195,6 +202,8 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
       if (ctx.err() !== undefined) throw ctx.err();
       throw error;
     } finally {
+      armBound();
+      clearTimeout(bound);
       stopWaiting();
       inboxes.delete(job.id);
       running.delete(spec.id);

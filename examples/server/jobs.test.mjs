@@ -136,6 +136,30 @@ describe("the dashboard in jobs mode (Redis, two worker processes)", () => {
   });
 });
 
+describe("the dashboard in jobs mode, a report longer than its outcome wait", () => {
+  it("completes: the wait for the outcome is bounded only once the request has ended", { timeout: 60_000 }, async () => {
+    const queueName = uniqueQueue("long");
+    const OUTCOME_WAIT = 300;
+    const app = await startApp({ jobs: { redisUrl: REDIS_URL, queue: queueName, outcomeWaitMs: OUTCOME_WAIT }, report: { steps: 1, resamples: 5 } });
+    try {
+      const s = await poll("every worker's database ready", () => stats(app), (s) => s.jobs.workers.every((w) => w.database === "ready"));
+      const pids = s.jobs.workers.map((w) => w.pid);
+      const report = await withLockedOrders(async (locked) => {
+        const report = await startReport(app);
+        await poll("a worker's query waiting on our lock", () => locked(pids), (rows) => rows.length === 1);
+        // Not a synchronisation: the report is made to run longer than the outcome wait, then let go.
+        await new Promise((resolve) => setTimeout(resolve, OUTCOME_WAIT * 2));
+        return report;
+      });
+      const done = await until(report, (m) => m.type === "done");
+      assert.equal(done.result.customers, 10_000);
+    } finally {
+      await app.close(0);
+      await obliterate(queueName);
+    }
+  });
+});
+
 describe("the dashboard in jobs mode, shutting down mid-report", () => {
   it("cancels the running job on its worker, logs where it ran, and stops the workers", { timeout: 60_000 }, async () => {
     const queueName = uniqueQueue("shutdown");
