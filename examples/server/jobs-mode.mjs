@@ -21,6 +21,8 @@ export const OUTCOME_WAIT_MS = 15_000;
 /** How long a worker process gets to stop after SIGTERM (its jobs get 1 s of it) before SIGKILL. */
 export const WORKER_GRACE_MS = 5_000;
 const READY_MS = 20_000;
+/** How many times a worker slot is restarted after its process exited on its own (a crash loop stops there). */
+export const MAX_RESTARTS = 5;
 /** The `code` of the Error startJobs rejects with when nothing answers at REDIS_URL (npm start prints its message). */
 export const REDIS_UNREACHABLE = "REDIS_UNREACHABLE";
 const HINT = "Start it with `bash scripts/start-services.sh redis`, or unset REDIS_URL to run reports in-process.";
@@ -108,7 +110,7 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     } catch (error) {
       throw new Error(`Redis is not reachable at ${where} (${error.code ?? error.message}). ${HINT}`, { cause: error });
     }
-    for (let i = 1; i <= count; i++) procs.push(startWorker(life, `worker ${i}`));
+    for (let i = 0; i < count; i++) procs.push(startWorker(life, i));
     await Promise.race([Promise.all(procs.map((p) => p.ready)), timedOut]);
   } catch (error) {
     await shutdown();
@@ -117,7 +119,9 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     stopStarting();
   }
 
-  function startWorker(ctx, name) {
+  /** startWorker spawns the worker process of slot `slot` (named `worker <slot + 1>`), restarted if it dies. */
+  function startWorker(ctx, slot, restarts = 0) {
+    const name = `worker ${slot + 1}`;
     const t0 = performance.now();
     const config = { name, queue: queueName, connection, databaseUrl, report, export: exportOptions };
     const child = spawn(ctx, process.execPath, [fileURLToPath(new URL("./report-worker.mjs", import.meta.url))], {
@@ -126,10 +130,11 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
       graceMs: WORKER_GRACE_MS,
       onStop: (r) => log(`jobs: ${name} (pid ${r.pid}) stopped (${r.stoppedBy}) ${formatMs(r.ms)} after the dashboard told it to`),
     });
-    const proc = { name, pid: child.pid, state: "starting", database: "connecting" };
+    const proc = { name, pid: child.pid, state: "starting", database: "connecting", restarts };
     let isReady;
     let failed;
     proc.ready = new Promise((resolve, reject) => ((isReady = resolve), (failed = reject)));
+    proc.ready.catch(() => {}); // awaited at start-up; a restarted worker's failure is said by its exit
     child.on("message", (m) => {
       if (m?.t === "ready") {
         proc.state = "ready";
@@ -140,9 +145,14 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     });
     proc.exited = child.wait().then(
       (r) => {
+        const was = proc.state;
         proc.state = "exited";
         failed(new Error(`${name} exited before it was ready (${r.exitCode ?? r.signal})`));
-        if (!closing) log(`jobs: ${name} (pid ${child.pid}) exited unexpectedly (${r.exitCode ?? r.signal}): its jobs go to the other workers`);
+        if (closing) return;
+        const again = was !== "starting" && restarts < MAX_RESTARTS; // it had been ready: not a crash at start
+        log(`jobs: ${name} (pid ${child.pid}) exited unexpectedly (${r.exitCode ?? r.signal}): a job it ran goes back to the queue once its lock expires; ` +
+          (again ? "starting a new one" : `not restarted (${restarts} restarts)`));
+        if (again) procs[slot] = startWorker(ctx, slot, restarts + 1);
       },
       (error) => {
         proc.state = "exited";
@@ -159,7 +169,7 @@ export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports
     workers: procs,
     /** state returns the workers' names, pids and states, for the stats. */
     state() {
-      return { queue: queueName, redis: where, workers: procs.map(({ name, pid, state, database }) => ({ name, pid, state, database })) };
+      return { queue: queueName, redis: where, workers: procs.map(({ name, pid, state, database, restarts }) => ({ name, pid, state, database, restarts })) };
     },
     run(ctx, spec, progress, stopped) {
       const p = runJob(ctx, spec, progress, stopped);

@@ -160,6 +160,32 @@ describe("the dashboard in jobs mode, a report longer than its outcome wait", ()
   });
 });
 
+describe("the dashboard in jobs mode, a worker process killed", () => {
+  it("is replaced by a new one, and reports still run", { timeout: 60_000 }, async () => {
+    const queueName = uniqueQueue("restart");
+    const events = [];
+    const app = await startApp({ jobs: { redisUrl: REDIS_URL, queue: queueName }, report: { steps: 1, resamples: 5 }, onEvent: (t) => events.push(t) });
+    let pids;
+    try {
+      const s = await poll("every worker's database ready", () => stats(app), (s) => s.jobs.workers.every((w) => w.database === "ready"));
+      const [first, second] = s.jobs.workers;
+      process.kill(first.pid, "SIGKILL");
+      const after = await poll("worker 1 replaced", () => stats(app), (s) => s.jobs.workers[0].pid !== first.pid && s.jobs.workers[0].state === "ready");
+      assert.deepEqual(after.jobs.workers.map((w) => [w.name, w.restarts]), [["worker 1", 1], ["worker 2", 0]]);
+      assert.equal(after.jobs.workers[1].pid, second.pid);
+      pids = after.jobs.workers.map((w) => w.pid);
+      assert.ok(events.includes(`jobs: worker 1 (pid ${first.pid}) exited unexpectedly (SIGKILL): a job it ran goes back to the queue once its lock expires; starting a new one`), events.join("\n"));
+      const report = await startReport(app);
+      const done = await until(report, (m) => m.type === "done");
+      assert.ok(pids.includes(Number(/\(pid (\d+)\)$/.exec(done.result.worker)[1])), done.result.worker);
+    } finally {
+      await app.close(0);
+      await obliterate(queueName);
+    }
+    for (const pid of pids ?? []) assert.equal(alive(pid), false, `worker pid ${pid} outlived close()`);
+  });
+});
+
 describe("the dashboard in jobs mode, shutting down mid-report", () => {
   it("cancels the running job on its worker, logs where it ran, and stops the workers", { timeout: 60_000 }, async () => {
     const queueName = uniqueQueue("shutdown");
