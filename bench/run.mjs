@@ -2,16 +2,17 @@
 //
 //   npm run bench                 # prints the table
 //   npm run bench -- --write      # also writes bench/RESULTS.md from this run
-//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h i worker process jobs); never with --write
+//   npm run bench -- --only=a,d   # run some sections only (a b c d e f g h worker process jobs pg); never with --write
 //
 // Sections: a–d contexts and channels (issue 2), e bundle size, f tasks, errgroup, semaphore (issue 3),
-// g tracking overhead (issue 5), h HTTP on loopback (issue 4; the load generator is bench/http-client.mjs),
-// i PostgreSQL cancellation (issue 10; bench/pg.mjs), worker/process (issue 11), jobs on BullMQ (issue 12; bench/jobs.mjs).
+// g tracking overhead (issue 5), h HTTP on loopback (issues 4, 9: bench/http.mjs, load generator wrk),
+// jobs on BullMQ (issue 12; bench/jobs.mjs), pg: PostgreSQL cancellation (issue 10; bench/pg.mjs),
+// worker and process (issue 11; bench/worker.mjs, bench/process.mjs).
 // Every figure of ours is printed beside the platform baseline and the peers (@esfx/canceltoken, ts-chan,
 // Effection, p-limit, bare servers), measured in this same run, as a ratio. Times are the median of several samples, each long enough
 // (~60 ms) to swamp timer resolution; memory is heapUsed after forced GC (needs --expose-gc), before/after.
 // A target that is not met prints MISS; nothing is tuned per run.
-import { execFileSync, fork } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -20,12 +21,11 @@ import { CancelToken } from "@esfx/canceltoken";
 import { Chan, Select, recv as tsRecv } from "ts-chan";
 import { createScope, run as effRun, spawn as effSpawn, suspend as effSuspend } from "effection";
 import pLimit from "p-limit";
+import { httpNotes } from "./http.mjs";
 import {
-  afterFunc,
   background,
   Canceled,
   captureTaskStacks,
-  cause,
   Channel,
   go,
   recv,
@@ -940,202 +940,11 @@ if (enabled("g")) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// h. HTTP (issue 4): loopback, bounded
+// h. HTTP (issues 4 and 9): loopback, bounded; its own file, bench/http.mjs
 
 if (enabled("h")) {
-  section("h. HTTP on loopback: requests/s with lifeline vs bare, disconnect → ctx ended");
-  const http = await import("node:http");
-  const { default: express } = await import("express");
-  const { default: Fastify } = await import("fastify");
-  const { Hono } = await import("hono");
-  const { createAdaptorServer } = await import("@hono/node-server");
-  const { HttpContexts, ClientDisconnectedError } = await import("@lifeline/http");
-  const { lifeline: expressLifeline } = await import("@lifeline/http/express");
-  const { lifeline: fastifyLifeline } = await import("@lifeline/http/fastify");
-  const { lifeline: honoLifeline } = await import("@lifeline/http/hono");
-
-  const REQUESTS = 3000; // per run, over CONNECTIONS keep-alive sockets
-  const CONNECTIONS = 32;
-  const ROUNDS = 8; // short runs, many rounds: the median shrugs off a burst of load elsewhere on the machine
-  const DISCONNECTS = 4000; // half to the bare server, half to ours, interleaved
-  const HEADERS = { "content-type": "text/plain" };
-  const BODY = "ok\n";
-
-  // The load generator is a child process with its own event loop: the servers below have this process alone.
-  const client = fork(fileURLToPath(new URL("http-client.mjs", import.meta.url)), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  let answer;
-  client.on("message", (m) => answer?.resolve(m));
-  client.on("exit", (code) => answer?.reject(new Error(`bench: the http client exited (${code})`)));
-  const ask = (msg) =>
-    new Promise((resolve, reject) => {
-      answer = { resolve, reject };
-      client.send(msg);
-    });
-  const listen = (server) => new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${server.address().port}/`)));
-
-  // Servers: each pair answers the same 3 bytes; ours reads its ctx, as a handler would.
-  const servers = [];
-  const contexts = [];
-  const newContexts = () => {
-    const c = new HttpContexts();
-    contexts.push(c);
-    return c;
-  };
-  const pairs = [];
-  {
-    const bare = http.createServer((_req, res) => res.writeHead(200, HEADERS).end(BODY));
-    const hc = newContexts();
-    const ours = http.createServer(hc.handler((ctx, _req, res) => res.writeHead(200, HEADERS).end(ctx.err() === undefined ? BODY : "late\n")));
-    servers.push(bare, ours);
-    pairs.push({ name: "node:http", bare: await listen(bare), ours: await listen(ours), peer: "plain (req, res) listener", how: "HttpContexts.handler" });
-  }
-  {
-    const bareApp = express();
-    bareApp.get("/", (_req, res) => res.type("text/plain").send(BODY));
-    const hc = newContexts();
-    const oursApp = express();
-    oursApp.use(expressLifeline(hc));
-    oursApp.get("/", (req, res) => res.type("text/plain").send(req.ctx.err() === undefined ? BODY : "late\n"));
-    const bare = http.createServer(bareApp);
-    const ours = http.createServer(oursApp);
-    servers.push(bare, ours);
-    pairs.push({ name: "Express 5", bare: await listen(bare), ours: await listen(ours), peer: "same app without lifeline", how: "app.use(lifeline(contexts))" });
-  }
-  {
-    const bareApp = Fastify();
-    bareApp.get("/", (_req, reply) => reply.type("text/plain").send(BODY));
-    const hc = newContexts();
-    const oursApp = Fastify();
-    await oursApp.register(fastifyLifeline, { contexts: hc });
-    oursApp.get("/", (req, reply) => reply.type("text/plain").send(req.ctx.err() === undefined ? BODY : "late\n"));
-    // The same app with an empty onRequest hook: what any hook costs in Fastify, apart from lifeline's work in it.
-    const hookApp = Fastify();
-    hookApp.addHook("onRequest", (_req, _reply, next) => next());
-    hookApp.get("/", (_req, reply) => reply.type("text/plain").send(BODY));
-    const addr = async (app) => {
-      await app.listen({ port: 0, host: "127.0.0.1" });
-      servers.push(app.server);
-      return `http://127.0.0.1:${app.server.address().port}/`;
-    };
-    pairs.push({ name: "Fastify 5", bare: await addr(bareApp), ours: await addr(oursApp), hook: await addr(hookApp), peer: "same app without lifeline", how: "register(lifeline, { contexts })" });
-  }
-  {
-    const bareApp = new Hono();
-    bareApp.get("/", (c) => c.text(BODY));
-    const hc = newContexts();
-    const oursApp = new Hono();
-    oursApp.use(honoLifeline(hc));
-    oursApp.get("/", (c) => c.text(c.var.ctx.err() === undefined ? BODY : "late\n"));
-    const bare = createAdaptorServer({ fetch: bareApp.fetch });
-    const ours = createAdaptorServer({ fetch: oursApp.fetch });
-    servers.push(bare, ours);
-    pairs.push({ name: "Hono 4 (@hono/node-server)", bare: await listen(bare), ours: await listen(ours), peer: "same app without lifeline", how: "app.use(lifeline(contexts))" });
-  }
-
-  /** loadRun sends REQUESTS to url; returns requests/s and this process's CPU µs per request (the server's). */
-  const loadRun = async (url, requests = REQUESTS) => {
-    const cpu0 = process.cpuUsage();
-    const r = await ask({ cmd: "load", url, requests, connections: CONNECTIONS });
-    const cpu = process.cpuUsage(cpu0);
-    check(r.ok === requests && r.failed === 0, `${url}: ${r.ok} of ${requests} requests answered 200 (${r.failed} failed)`);
-    return { rps: (requests / r.ms) * 1000, cpuUs: (cpu.user + cpu.system) / requests };
-  };
-  const t0 = performance.now();
-  for (const p of pairs) {
-    await loadRun(p.bare, REQUESTS / 2); // warm-up: JIT, connection pools
-    await loadRun(p.ours, REQUESTS / 2);
-    if (p.hook) await loadRun(p.hook, REQUESTS / 2);
-  }
-  // Rounds interleave bare and ours (alternating which goes first), so load changes hit both alike.
-  const got = pairs.map(() => ({ bare: [], ours: [], hook: [] }));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (let k = 0; k < pairs.length; k++) {
-      const order = pairs[k].hook ? ["bare", "hook", "ours"] : ["bare", "ours"];
-      if (round % 2) order.reverse();
-      for (const which of order) got[k][which].push(await loadRun(pairs[k][which]));
-    }
-  }
-  for (const c of contexts) check(c.stats.completed >= REQUESTS * ROUNDS && c.stats.inFlight === 0, "every lifeline request ctx ended with its response");
-  console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
-  for (let k = 0; k < pairs.length; k++) {
-    const p = pairs[k];
-    const bare = median(got[k].bare.map((x) => x.rps));
-    const ours = median(got[k].ours.map((x) => x.rps));
-    const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
-    const oursCpu = median(got[k].ours.map((x) => x.cpuUs));
-    const share = ours / bare;
-    row({ bench: `h. ${p.name}: requests/s, ${p.how}`, ours: `${fmtRps(ours)} (${oursCpu.toFixed(0)} µs CPU/req)`, peer: p.peer, peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(0)} µs CPU/req)`, ratio: `${(share * 100).toFixed(1)}% of bare`, target: "≥ 95% of bare", result: verdict(share >= 0.95), go: "" });
-    if (p.hook) {
-      const hook = median(got[k].hook.map((x) => x.rps));
-      const hookCpu = median(got[k].hook.map((x) => x.cpuUs));
-      row({ bench: `h. ${p.name}: requests/s, ${p.how}`, ours: `${fmtRps(ours)} (${oursCpu.toFixed(0)} µs CPU/req)`, peer: "same app with an empty onRequest hook", peerValue: `${fmtRps(hook)} (${hookCpu.toFixed(0)} µs CPU/req)`, ratio: `${((ours / hook) * 100).toFixed(1)}% of it`, target: "", result: "", go: "" });
-    }
-  }
-
-  // Disconnect → ctx ended. The client opens a request, waits for the response headers (the handler runs and
-  // has flushed them), notes process.hrtime.bigint() and destroys its socket. The servers note the same clock
-  // (CLOCK_MONOTONIC, shared by both processes) when they see it: ours when the request ctx has ended, as
-  // afterFunc(ctx, f) tells a handler; the bare server when its own `res` emits 'close'.
-  const endedAt = new Map();
-  const idOf = (req) => Number(new URL(req.url, "http://x").searchParams.get("id"));
-  const bareDc = http.createServer((req, res) => {
-    const id = idOf(req);
-    res.on("close", () => endedAt.set(id, process.hrtime.bigint()));
-    res.writeHead(200, HEADERS);
-    res.flushHeaders();
-  });
-  const hcDc = newContexts();
-  let disconnectCauses = 0;
-  const closedAt = new Map(); // our server's own res 'close', to isolate what lifeline adds after it
-  const oursDc = http.createServer(
-    hcDc.handler((ctx, req, res) => {
-      const id = idOf(req);
-      res.on("close", () => closedAt.set(id, process.hrtime.bigint()));
-      afterFunc(ctx, () => {
-        endedAt.set(id, process.hrtime.bigint());
-        if (cause(ctx) instanceof ClientDisconnectedError) disconnectCauses++;
-      });
-      res.writeHead(200, HEADERS);
-      res.flushHeaders();
-    }),
-  );
-  servers.push(bareDc, oursDc);
-  const dcUrls = [await listen(bareDc), await listen(oursDc)];
-  await ask({ cmd: "disconnect", urls: dcUrls, count: 200 }); // warm-up
-  await new Promise((resolve) => setTimeout(resolve, 50)); // its last close to arrive
-  endedAt.clear();
-  closedAt.clear();
-  disconnectCauses = 0;
-  const t1 = performance.now();
-  const dc = await ask({ cmd: "disconnect", urls: dcUrls, count: DISCONNECTS });
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the last close to arrive
-  const lat = [[], []];
-  const added = [];
-  for (const [id, at] of dc.at) {
-    const end = endedAt.get(id);
-    if (end !== undefined) lat[id % 2].push(Number(end - BigInt(at)) / 1e6);
-    if (id % 2 === 1 && end !== undefined && closedAt.has(id)) added.push(Number(end - closedAt.get(id)) / 1e6);
-  }
-  check(dc.failed === 0 && lat[0].length === DISCONNECTS / 2 && lat[1].length === DISCONNECTS / 2, `every disconnect was seen (${lat[0].length} bare, ${lat[1].length} ours of ${DISCONNECTS / 2} each)`);
-  check(disconnectCauses === DISCONNECTS / 2, `every ctx ended with ClientDisconnectedError (${disconnectCauses})`);
-  check(Math.min(...lat[0], ...lat[1]) > 0, "server-side timestamps come after the client's (one clock)");
-  console.error(`  (disconnects: ${((performance.now() - t1) / 1000).toFixed(1)} s)`);
-  const pct = (xs, q) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
-  };
-  const fmtMs = (ms) => `${ms.toFixed(3)} ms`;
-  const [b50, b99, o50, o99] = [pct(lat[0], 0.5), pct(lat[0], 0.99), pct(lat[1], 0.5), pct(lat[1], 0.99)];
-  check(added.length === DISCONNECTS / 2, "our server saw every res 'close'");
-  row({ bench: `h. node:http: client disconnect → ctx ended (afterFunc), p50 / p99 of ${DISCONNECTS / 2}`, ours: `${fmtMs(o50)} / ${fmtMs(o99)}`, peer: "bare server: disconnect → res 'close', same run", peerValue: `${fmtMs(b50)} / ${fmtMs(b99)}`, ratio: `p99 ${o99 >= b99 ? "+" : "−"}${fmtMs(Math.abs(o99 - b99))}`, target: "p99 within 0.5 ms of bare (issue's bare: 0.1 / 0.3 ms)", result: verdict(o99 - b99 <= 0.5), go: "" });
-  row({ bench: "h. node:http, same request in our server: its res 'close' → afterFunc(ctx) ran, p50 / p99", ours: `${fmtMs(pct(added, 0.5))} / ${fmtMs(pct(added, 0.99))}`, peer: "", peerValue: "", ratio: "", target: "", result: "", go: "" });
-
-  client.disconnect();
-  for (const s of servers) {
-    s.closeAllConnections?.();
-    s.close();
-  }
+  const { benchHttp } = await import("./http.mjs");
+  await benchHttp({ row, check, verdict, section });
 }
 
 // Worker threads and child processes (issue 11): their own files, run here as sections "worker" and "process".
@@ -1148,8 +957,12 @@ for (const [name, file, fn, notes] of [["worker", "./worker.mjs", "benchWorker",
 }
 // Jobs on BullMQ (issue 12): bench/jobs.mjs, section "jobs" (needs Redis; skipped without it).
 if (enabled("jobs")) extraNotes.push(...(await (await import("./jobs.mjs")).benchJobs({ section, row, verdict })));
-// i. @lifeline/pg against the local PostgreSQL (issue 10): bench/pg.mjs, which also runs standalone.
-if (enabled("i")) await (await import("./pg.mjs")).benchPg({ row, verdict, section });
+// PostgreSQL cancellation (issue 10): bench/pg.mjs, section "pg" (needs PostgreSQL; a row says so without it).
+if (enabled("pg")) {
+  const m = await import("./pg.mjs");
+  await m.benchPg({ section, row, verdict });
+  extraNotes.push(...m.PG_NOTES);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Report
@@ -1208,20 +1021,8 @@ const notes = [
   "  blocked-on and since when). A buffered pair never parks, so neither the registry nor a tracker is called: its",
   "  differences are the noise floor of this machine. The do-nothing tracker (`setTracker({ begin(){}, end(){} })`)",
   "  and `captureTaskStacks(true)` are reported beside \"off\" without a target.",
-  "- h. Loopback only. The load generator is a child process (bench/http-client.mjs, node:http Agent, keep-alive)",
-  "  sending 3000 GETs over 32 sockets per run; bare and lifeline servers run in this process, 8 interleaved rounds",
-  "  (alternating which goes first), medians. CPU µs/req is this process's user + system CPU (the servers, GC",
-  "  included) per request. On 2 CPUs the single client process is often the bottleneck, so requests/s understates",
-  "  a server-side cost: read the CPU column beside it.",
-  "- h. Disconnect latency: the client waits for the response headers (the handler runs and flushed them), reads",
-  "  `process.hrtime.bigint()` and destroys its socket; the servers read the same clock (CLOCK_MONOTONIC, shared by",
-  "  the two processes on Linux) when ours sees its ctx ended (in the `afterFunc(ctx, f)` callback, one microtask",
-  "  after the end) and when the bare server's `res` emits 'close'. One request at a time, alternating servers.",
-  "  The p99 of 2000 is the 20th worst: a GC pause or a preemption on this shared 2-CPU machine moves it by a",
-  "  millisecond. The row below it times, per request inside our server, from its own `res` 'close' to the",
-  "  afterFunc callback: what lifeline adds, free of that noise.",
+  ...httpNotes,
   ...extraNotes,
-  ...(enabled("i") ? (await import("./pg.mjs")).PG_NOTES : []),
 ];
 
 console.log(`\n${env.join("\n")}\n\n${table}\n\n${notes.join("\n")}`);

@@ -1,16 +1,19 @@
 // @lifeline/http/fastify: request contexts for Fastify 5.
-import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest } from "fastify";
+import { PassThrough, type Readable } from "node:stream";
+import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteHandlerMethod } from "fastify";
 import type { Context } from "@lifeline/core";
-import { checkContexts, checkRoute, HttpContexts, type RouteOptions } from "./server.js";
+import { beginWith, checkContexts, checkRoute, HttpContexts, type RouteOptions } from "./server.js";
 import { clientError, isOpen, reset } from "./internal/settle.js";
 
 declare module "fastify" {
   interface FastifyRequest {
     /**
      * ctx is the request's context, set by the {@link lifeline} plugin: it ends when the client leaves, when
-     * the response has been sent, at the request's deadline, or when the server shuts down.
+     * the response has been sent, at the request's deadline, or when the server shuts down. It is `null` (or
+     * `undefined`) on a route outside the scope the plugin is registered in: {@link ctxOf} returns it or
+     * throws a TypeError naming the missing plugin.
      */
-    ctx: Context;
+    ctx?: Context | null;
   }
   interface FastifyContextConfig {
     /** lifeline holds this route's options for its request contexts: `config: { lifeline: { timeoutMs: 500 } }`. */
@@ -41,9 +44,16 @@ export interface LifelinePluginOptions {
  * is not encapsulated: the hook applies to every route of the scope it is registered in, and so does its
  * error handler ({@link errorHandler}) unless `errorHandler: false`.
  *
+ * A passed deadline is answered through `reply.send` (Fastify's hooks and logs see it). A handler that then
+ * stops because its ctx ended (rejecting with its err, or returning late) is not logged as "Promise errored,
+ * but reply.sent = true was set"; a stream payload that fails with its request's own stop is cut the way
+ * Fastify cuts one whose client left, without the warning it logs for a stream error. Real failures are
+ * logged and reported as before. It watches `fastify.server` (see `HttpContexts.watch`).
+ *
  * It does not end the ctx when the handler returns (a stream sent with `reply.send(stream)` keeps it
  * live until the stream has been sent), and it neither closes the server nor calls `contexts.shutdown`:
- * the caller does, after (or instead of) `fastify.close()`.
+ * the caller does, after (or instead of) `fastify.close()`. Web `ReadableStream` payloads are passed
+ * through untouched.
  */
 export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, options, done) => {
   const contexts = options?.contexts;
@@ -51,11 +61,17 @@ export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, 
     done(new TypeError(`@lifeline/http/fastify: options.contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`));
     return;
   }
-  fastify.decorateRequest("ctx", null as unknown as Context);
-  // Route options are checked as each route is registered, not on its first request.
-  fastify.addHook("onRoute", (route) => checkRoute(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline`, route.config?.lifeline));
+  fastify.decorateRequest("ctx", null);
+  const send = cutting(contexts);
+  contexts.watch(fastify.server as Parameters<HttpContexts["watch"]>[0]);
+  fastify.addHook("onRoute", (route) => {
+    // Route options are checked as each route is registered, not on its first request.
+    checkRoute(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline`, route.config?.lifeline);
+    route.handler = quiet(contexts, route.handler, send);
+  });
   fastify.addHook("onRequest", (request, reply, next) => {
-    request.ctx = contexts.begin(request.raw, reply.raw, request.routeOptions.config.lifeline);
+    // A deadline is answered through reply.send, so Fastify's own hooks and logging see the answer.
+    request.ctx = beginWith(contexts, request.raw, reply.raw, request.routeOptions.config.lifeline, answerTimeout, reply);
     next();
   });
   if (options.errorHandler !== false) fastify.setErrorHandler(errorHandler(contexts));
@@ -67,6 +83,92 @@ Object.assign(lifeline, {
   [Symbol.for("fastify.display-name")]: "@lifeline/http",
   [Symbol.for("plugin-meta")]: { name: "@lifeline/http", fastify: "5.x" },
 });
+
+function answerTimeout(status: number, reply: FastifyReply): void {
+  void reply.code(status).type("text/plain").send("request timed out\n");
+}
+
+/**
+ * quiet wraps a route handler so that a handler stopping because its ctx ended, after the reply was sent (the
+ * deadline's answer), does not make Fastify log "Promise errored, but reply.sent = true was set" (a rejection)
+ * or "Reply was already sent" (a late payload). Any other outcome passes through untouched.
+ */
+function quiet(contexts: HttpContexts, handler: RouteHandlerMethod, send: FastifyReply["send"]): RouteHandlerMethod {
+  return function lifelineRoute(this: unknown, request, reply) {
+    reply.send = send;
+    let result: unknown;
+    try {
+      result = handler.call(this as never, request, reply);
+    } catch (error) {
+      if (reply.sent && stoppedBy(contexts, request, error)) return undefined;
+      throw error;
+    }
+    if (result === reply || typeof (result as PromiseLike<unknown> | null)?.then !== "function") return result;
+    return (result as PromiseLike<unknown>).then(
+      (payload) => (payload !== undefined && reply.sent && request.ctx?.err() !== undefined ? undefined : payload),
+      (error: unknown) => {
+        if (reply.sent && stoppedBy(contexts, request, error)) return undefined;
+        throw error;
+      },
+    );
+  } as RouteHandlerMethod;
+}
+
+/**
+ * cutting returns the `reply.send` the route wrapper gives each reply: a stream payload that stops because its
+ * ctx ended must not end as a failure (Fastify logs a warning per stream error after the headers), so it is
+ * passed through {@link cut}. One function per plugin, set on the reply in the route wrapper: no onSend hook,
+ * whose runner Fastify would run on every reply.
+ */
+function cutting(contexts: HttpContexts): FastifyReply["send"] {
+  return function send(this: FastifyReply, payload?: unknown) {
+    const ctx = this.request.ctx;
+    if (ctx !== null && ctx !== undefined && isReadable(payload)) payload = cut(ctx, contexts, this, payload);
+    return (Object.getPrototypeOf(this) as FastifyReply).send.call(this, payload);
+  };
+}
+
+function stoppedBy(contexts: HttpContexts, request: FastifyRequest, error: unknown): boolean {
+  const ctx = request.ctx;
+  return ctx !== null && ctx !== undefined && contexts.stopped(ctx, error);
+}
+
+function isReadable(payload: unknown): payload is Readable {
+  return typeof (payload as { pipe?: unknown } | null)?.pipe === "function" && typeof (payload as { on?: unknown }).on === "function";
+}
+
+/**
+ * cut passes a stream payload through; if the source fails with its request's own stop, the response is reset
+ * (the client sees it cut short) and the pass-through is destroyed without an error, which Fastify treats as a
+ * client that left (an info line at most). Any other failure is passed on as it was.
+ */
+function cut(ctx: Context, contexts: HttpContexts, reply: FastifyReply, source: Readable): Readable {
+  const out = new PassThrough();
+  source.once("error", (error: unknown) => {
+    if (!contexts.stopped(ctx, error)) return void out.destroy(error as Error);
+    if (isOpen(reply.raw) && reply.raw.headersSent) reset(reply.raw);
+    out.destroy();
+  });
+  out.once("close", () => {
+    if (!source.destroyed) source.destroy();
+  });
+  return source.pipe(out);
+}
+
+/**
+ * ctxOf returns the request's context, `request.ctx`, set by the {@link lifeline} plugin. Use it where the
+ * type must be `Context`: it does not make a context, it finds the one the plugin made.
+ *
+ * @throws TypeError naming the route when the plugin is not registered in the route's scope.
+ */
+export function ctxOf(request: FastifyRequest): Context {
+  const ctx = (request as { ctx?: Context | null } | undefined)?.ctx;
+  if (ctx === null || ctx === undefined) {
+    const where = request === undefined || request === null ? String(request) : `${request.method} ${request.url}`;
+    throw new TypeError(`ctxOf: ${where} has no ctx: register the lifeline plugin from @lifeline/http/fastify in this route's scope (app.register(lifeline, { contexts }))`);
+  }
+  return ctx;
+}
 
 /**
  * errorHandler returns a Fastify error handler that gives handler failures lifeline's semantics (see
@@ -84,9 +186,9 @@ Object.assign(lifeline, {
 export function errorHandler(contexts: HttpContexts): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   checkContexts("errorHandler", contexts);
   return function lifelineErrors(error, request, reply) {
-    const ctx = request.ctx as Context | null;
+    const ctx = request.ctx;
     // Throwing hands the error to the parent error handler.
-    if (ctx === null || clientError(error) !== undefined) throw error;
+    if (ctx === null || ctx === undefined || clientError(error) !== undefined) throw error;
     const { status } = contexts.failed(ctx, error, { method: request.method, url: request.url });
     const res = reply.raw;
     if (!isOpen(res)) return;

@@ -49,6 +49,32 @@ export function incomingBudget(headers: Record<string, HeaderValue>): number | u
   return Math.min(a, b);
 }
 
+/**
+ * rawBudget is {@link incomingBudget} read from Node's `rawHeaders` (name, value, name, value, …), so that a
+ * server whose handlers never read `req.headers` does not pay for Node building it (it is made lazily, on
+ * first read). A header that appears more than once is ignored, as a repeated header is by incomingBudget.
+ * @internal
+ */
+export function rawBudget(raw: readonly string[]): number | undefined {
+  let ms: string | undefined;
+  let grpc: string | undefined;
+  let msSeen = 0;
+  let grpcSeen = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // Cheap length checks first: almost every header is neither.
+    if (name.length === 10 && name.toLowerCase() === TIMEOUT_HEADER) {
+      msSeen++;
+      ms = raw[i + 1];
+    } else if (name.length === 12 && name.toLowerCase() === "grpc-timeout") {
+      grpcSeen++;
+      grpc = raw[i + 1];
+    }
+  }
+  if (msSeen === 0 && grpcSeen === 0) return undefined;
+  return incomingBudget({ [TIMEOUT_HEADER]: msSeen === 1 ? ms : undefined, "grpc-timeout": grpcSeen === 1 ? grpc : undefined });
+}
+
 /** formatTimeoutMs renders a budget for the `timeout-ms` header: whole milliseconds, rounded down. */
 export function formatTimeoutMs(ms: number): string {
   return String(Math.max(0, Math.floor(ms)));

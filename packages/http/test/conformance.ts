@@ -451,7 +451,7 @@ export function conformance(target: Target): void {
       const idle = s.connect();
       assert.equal((await idle.request({ path: "/get" }).done).status, 200);
       const r = await s.contexts.shutdown(s.running.server, 60_000);
-      assert.deepEqual(r, { graceful: true, cancelled: [] });
+      assert.deepEqual(r, { graceful: true, cancelled: [], upgraded: 0, leftOpen: 0 });
       await idle.closed;
     });
   });

@@ -5,7 +5,7 @@ import { createServer } from "node:http";
 import express, { type ErrorRequestHandler, type RequestHandler } from "express";
 import { cause, type Context } from "@lifeline/core";
 import { HttpContexts, ResponseCompleted } from "@lifeline/http";
-import { errorHandler, lifeline } from "@lifeline/http/express";
+import { ctxOf, errorHandler, lifeline } from "@lifeline/http/express";
 import { conformance, type Route, type Target } from "./conformance.js";
 import { closer } from "./targets.js";
 import { client, ended, listen, text } from "./support.js";
@@ -13,7 +13,7 @@ import { client, ended, listen, text } from "./support.js";
 /** handle runs a neutral route as an Express 5 handler (a rejection goes to the error handlers). */
 function handle(route: Route): RequestHandler {
   return async (req, res) => {
-    const ctx: Context = req.ctx; // typed by the module augmentation
+    const ctx: Context = ctxOf(req);
     const a = await route.run(ctx, () => text(req));
     if ("text" in a) {
       res.status(a.status ?? 200).type("text/plain").send(a.text);
@@ -65,7 +65,7 @@ describe("@lifeline/http/express", () => {
   it("a second lifeline without options on the same request keeps the first ctx", async () => {
     const seen: Context[] = [];
     const s = await start((app, contexts) => {
-      const capture: RequestHandler = (req, _res, next) => (seen.push(req.ctx), next());
+      const capture: RequestHandler = (req, _res, next) => (seen.push(ctxOf(req)), next());
       app.use(lifeline(contexts), capture);
       app.get("/x", lifeline(contexts), capture, (_req, res) => void res.send("ok"));
     });

@@ -3,7 +3,7 @@ import { createServer as createH2, type Http2Session } from "node:http2";
 import { createAdaptorServer } from "@hono/node-server";
 import { Hono, type Context as HonoContext } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { errorHandler, lifeline, type LifelineEnv } from "@lifeline/http/hono";
+import { ctxOf, errorHandler, fetchHandler, lifeline, type LifelineEnv } from "@lifeline/http/hono";
 import type { Route, Target } from "./conformance.js";
 import { closer } from "./targets.js";
 import { listen } from "./support.js";
@@ -26,9 +26,34 @@ function webStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
 
 function handle(route: Route) {
   return async (c: HonoContext<LifelineEnv>) => {
-    const a = await route.run(c.var.ctx, () => c.req.text());
+    const a = await route.run(ctxOf(c), () => c.req.text());
     if ("text" in a) return c.text(a.text, (a.status ?? 200) as ContentfulStatusCode);
     return c.body(webStream(a.stream), 200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  };
+}
+
+/**
+ * honoFetchTarget serves the routes with fetchHandler instead of the middleware: the ctx is made before Hono
+ * routes the request, and a route with its own timeout gets its own fetchHandler (dispatched on the path).
+ */
+export function honoFetchTarget(): Target {
+  return {
+    name: "Hono 4 with fetchHandler",
+    protocol: "http",
+    async start(contexts, routes) {
+      const app = new Hono<LifelineEnv>();
+      for (const [path, route] of Object.entries(routes)) app.all(path, handle(route));
+      app.onError(errorHandler(contexts));
+      const plain = fetchHandler(contexts, app.fetch);
+      const timed = new Map(
+        Object.entries(routes)
+          .filter(([, route]) => route.timeoutMs !== undefined)
+          .map(([path, route]) => [path, fetchHandler(contexts, app.fetch, { timeoutMs: route.timeoutMs! })]),
+      );
+      const fetch: typeof app.fetch = (request, env) => (timed.get(new URL(request.url).pathname) ?? plain)(request, env);
+      const server = createAdaptorServer({ fetch });
+      return { port: await listen(server), server, close: closer(server as ReturnType<typeof import("node:http").createServer>) };
+    },
   };
 }
 

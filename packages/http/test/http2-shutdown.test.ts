@@ -19,7 +19,7 @@ describe("HttpContexts.watch", () => {
     await once(session, "connect");
     const closed = once(session, "close");
     const report = await contexts.shutdown(server, 50);
-    assert.deepEqual(report, { graceful: true, cancelled: [] });
+    assert.deepEqual(report, { graceful: true, cancelled: [], upgraded: 0, leftOpen: 0 });
     await closed; // the server closed the idle session (GOAWAY, then destroyed after the grace period)
   });
 

@@ -5,6 +5,7 @@ import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { createServer } from "node:http";
+import { connect } from "node:net";
 import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
@@ -32,7 +33,7 @@ describe("HttpContexts.shutdown grace", () => {
     const answer = fetch(url).then((r) => r.text());
     await running.recv(contexts.ctx); // the request is running
     const report = await contexts.shutdown(server, Infinity);
-    assert.deepEqual(report, { graceful: true, cancelled: [] });
+    assert.deepEqual(report, { graceful: true, cancelled: [], upgraded: 0, leftOpen: 0 });
     assert.equal(await answer, "done");
   });
 });
@@ -46,6 +47,33 @@ describe("an incoming budget header", () => {
       assert.ok(generous > 110_000 && generous <= 120_000, `got ${generous}`);
       const tight = Number(await (await fetch(url, { headers: { "timeout-ms": "1000" } })).text());
       assert.ok(tight <= 1000 - 5 && tight > 500, `got ${tight}`);
+    } finally {
+      await contexts.shutdown(server, 0);
+    }
+  });
+});
+
+describe("an incoming budget header, as the client spelled it", () => {
+  it("is found whatever its case, and ignored when repeated (read from rawHeaders on HTTP/1)", { timeout: 5000 }, async () => {
+    const contexts = new HttpContexts({ onError: () => {} });
+    const { server } = await listen(contexts, (ctx, _req, res) => res.end(String(Number.isFinite(remaining(ctx)) ? remaining(ctx) : "none")));
+    const port = (server.address() as { port: number }).port;
+    const ask = async (headers: string) => {
+      const socket = connect(port, "127.0.0.1");
+      let got = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (got += chunk));
+      await once(socket, "connect");
+      socket.end(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${headers}\r\n`);
+      await once(socket, "close");
+      return got.slice(got.indexOf("\r\n\r\n") + 4);
+    };
+    try {
+      const mixed = Number(await ask("Timeout-MS: 1000\r\n"));
+      assert.ok(mixed <= 995 && mixed > 500, `got ${mixed}`);
+      const grpc = Number(await ask("GRPC-Timeout: 2S\r\n"));
+      assert.ok(grpc <= 1995 && grpc > 1000, `got ${grpc}`);
+      assert.equal(await ask("timeout-ms: 1000\r\nTimeout-Ms: 2000\r\n"), "none");
     } finally {
       await contexts.shutdown(server, 0);
     }

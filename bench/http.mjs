@@ -1,0 +1,260 @@
+// Section h of the benchmark: HTTP on loopback (issues 4 and 9). Runs standalone or from bench/run.mjs:
+//
+//   node --expose-gc bench/http.mjs          # prints its rows
+//   import { benchHttp } from "./http.mjs"    # bench/run.mjs passes its row/check helpers
+//
+// Requests/s: each server (a framework's app alone, and the same app with lifeline) runs in its own process
+// (bench/http-server.mjs), so its CPU time is its own; the load generator is wrk (C, one thread, keep-alive,
+// 32 connections), installed by scripts/install-wrk.sh when missing, so the generator is not the bottleneck.
+// Runs are short and interleaved (bare, ours, bare, …, the order alternating each round): a change in machine
+// load hits both alike; the figures are medians. CPU µs/req is the server process's user + system CPU per
+// request answered, read over IPC before and after each run.
+//
+// Disconnect latency: bench/http-client.mjs (node:http, one request at a time) opens a request, waits for
+// the response headers, notes the monotonic clock and destroys its socket; the servers (in this process) note
+// the same clock when they see it.
+import { execFileSync, fork, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const here = (f) => fileURLToPath(new URL(f, import.meta.url));
+const FRAMEWORKS = [
+  { key: "node", name: "node:http", peer: "plain (req, res) listener", how: "HttpContexts.handler" },
+  { key: "express", name: "Express 5", peer: "same app without lifeline", how: "app.use(lifeline(contexts))" },
+  { key: "fastify", name: "Fastify 5", peer: "same app without lifeline", how: "register(lifeline, { contexts })" },
+  {
+    key: "hono",
+    name: "Hono 4 (@hono/node-server)",
+    peer: "same app without lifeline",
+    how: "app.use(lifeline(contexts))",
+    // Any Hono middleware takes a route off Hono's one-handler fast path; fetchHandler makes the ctx below Hono.
+    also: { variant: "fetch", how: "fetchHandler(contexts, app.fetch)" },
+  },
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** wrkPath returns the wrk binary, installing it (scripts/install-wrk.sh) if it is missing; undefined if it cannot. */
+function wrkPath() {
+  const found = spawnSync("sh", ["-c", "command -v wrk"], { encoding: "utf8" });
+  if (found.status === 0) return found.stdout.trim();
+  const installed = spawnSync("bash", [here("../scripts/install-wrk.sh")], { stdio: ["ignore", "inherit", "inherit"] });
+  if (installed.status !== 0) return undefined;
+  const again = spawnSync("sh", ["-c", "command -v wrk"], { encoding: "utf8" });
+  return again.status === 0 ? again.stdout.trim() : undefined;
+}
+
+/** startServer forks bench/http-server.mjs and resolves with its port and an ask(cmd) over IPC. */
+async function startServer(framework, variant) {
+  const child = fork(here("http-server.mjs"), [framework, variant], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  let waiting;
+  child.on("message", (m) => waiting?.(m));
+  child.on("exit", (code) => {
+    if (code !== 0 && code !== null) console.error(`bench: http-server ${framework} ${variant} exited ${code}`);
+  });
+  const next = () => new Promise((resolve) => (waiting = resolve));
+  const { port } = await next();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    ask: async (cmd) => {
+      const p = next();
+      child.send({ cmd });
+      return p;
+    },
+    stop: () => child.disconnect(),
+  };
+}
+
+/** load runs wrk against url for `seconds`; returns requests/s, requests answered, and non-2xx/errors. */
+function load(wrk, url, seconds) {
+  const out = execFileSync(wrk, ["-t1", "-c32", `-d${seconds}s`, url], { encoding: "utf8" });
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1];
+  return { rps, requests, bad: non2xx, errors };
+}
+
+/**
+ * benchHttp runs section h and reports through `row` / `check` (bench/run.mjs's, or the standalone ones below).
+ * Bounded: about 8 servers × (1 + ROUNDS) × RUN_S seconds, plus the disconnect measurement.
+ */
+export async function benchHttp({ row, check, verdict, section, rounds = 5, runSeconds = 1 }) {
+  section("h. HTTP on loopback: requests/s with lifeline vs bare (wrk, one process per server), disconnect → ctx ended");
+  const wrk = wrkPath();
+  if (wrk === undefined) {
+    row({ bench: "h. requests/s", ours: "not measured: wrk is not installed (scripts/install-wrk.sh needs root and Debian's packages)", peer: "", peerValue: "", ratio: "", target: "≥ 95% of bare", result: "MISS", go: "" });
+  } else {
+    const servers = [];
+    for (const f of FRAMEWORKS) {
+      const s = { f, variants: ["bare", "ours"], bare: await startServer(f.key, "bare"), ours: await startServer(f.key, "ours") };
+      if (f.also !== undefined) {
+        s.variants.push("also");
+        s.also = await startServer(f.key, f.also.variant);
+      }
+      servers.push(s);
+    }
+    const t0 = performance.now();
+    for (const s of servers) for (const v of s.variants) load(wrk, s[v].url, 1); // warm-up: JIT, pools
+    const got = servers.map(() => ({ bare: [], ours: [], also: [] }));
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < servers.length; k++) {
+        const order = round % 2 ? [...servers[k].variants].reverse() : servers[k].variants;
+        for (const v of order) {
+          const before = (await servers[k][v].ask("cpu")).cpuUs;
+          const r = load(wrk, servers[k][v].url, runSeconds);
+          const after = (await servers[k][v].ask("cpu")).cpuUs;
+          check(r.requests > 0 && r.bad === 0 && r.errors === undefined, `${servers[k].f.name} ${v}: ${r.requests} requests, ${r.bad} non-2xx, errors ${r.errors}`);
+          got[k][v].push({ rps: r.rps, cpuUs: (after - before) / r.requests });
+        }
+      }
+    }
+    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server)`);
+    const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
+    for (let k = 0; k < servers.length; k++) {
+      const { f } = servers[k];
+      const bare = median(got[k].bare.map((x) => x.rps));
+      const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
+      for (const v of servers[k].variants.slice(1)) {
+        const stats = (await servers[k][v].ask("stats")).stats;
+        check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        const ours = median(got[k][v].map((x) => x.rps));
+        const oursCpu = median(got[k][v].map((x) => x.cpuUs));
+        const share = ours / bare;
+        row({
+          bench: `h. ${f.name}: requests/s, ${v === "also" ? f.also.how : f.how}`,
+          ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
+          peer: f.peer,
+          peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(1)} µs CPU/req)`,
+          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${oursCpu >= bareCpu ? "+" : "−"}${Math.abs(oursCpu - bareCpu).toFixed(1)} µs/req`,
+          target: "≥ 95% of bare",
+          result: verdict(share >= 0.95),
+          go: "",
+        });
+      }
+      const raw = (v) => got[k][v].map((x) => `${x.rps.toFixed(0)}/${x.cpuUs.toFixed(1)}`).join(" ");
+      console.error(`    raw ${f.key}: ${servers[k].variants.map((v) => `${v} ${raw(v)}`).join(" | ")} (req/s / µs CPU per req)`);
+    }
+    for (const s of servers) for (const v of s.variants) s[v].stop();
+  }
+  await disconnects({ row, check, verdict });
+}
+
+async function disconnects({ row, check, verdict }) {
+  const http = await import("node:http");
+  const { afterFunc, cause } = await import("@lifeline/core");
+  const { HttpContexts, ClientDisconnectedError } = await import("@lifeline/http");
+  const DISCONNECTS = 4000; // half to the bare server, half to ours, interleaved
+  const HEADERS = { "content-type": "text/plain" };
+  const client = fork(here("http-client.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  let answer;
+  client.on("message", (m) => answer?.resolve(m));
+  client.on("exit", (code) => answer?.reject(new Error(`bench: the http client exited (${code})`)));
+  const ask = (msg) =>
+    new Promise((resolve, reject) => {
+      answer = { resolve, reject };
+      client.send(msg);
+    });
+  const listen = (server) => new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${server.address().port}/`)));
+  // The client notes process.hrtime.bigint() just before it destroys its socket; the servers note the same
+  // clock (CLOCK_MONOTONIC, shared by both processes) when they see it: ours when the request ctx has ended,
+  // as afterFunc(ctx, f) tells a handler; the bare server when its own `res` emits 'close'.
+  const endedAt = new Map();
+  const idOf = (req) => Number(new URL(req.url, "http://x").searchParams.get("id"));
+  const bareDc = http.createServer((req, res) => {
+    const id = idOf(req);
+    res.on("close", () => endedAt.set(id, process.hrtime.bigint()));
+    res.writeHead(200, HEADERS);
+    res.flushHeaders();
+  });
+  const hcDc = new HttpContexts();
+  let disconnectCauses = 0;
+  const closedAt = new Map(); // our server's own res 'close', to isolate what lifeline adds after it
+  const oursDc = http.createServer(
+    hcDc.handler((ctx, req, res) => {
+      const id = idOf(req);
+      res.on("close", () => closedAt.set(id, process.hrtime.bigint()));
+      afterFunc(ctx, () => {
+        endedAt.set(id, process.hrtime.bigint());
+        if (cause(ctx) instanceof ClientDisconnectedError) disconnectCauses++;
+      });
+      res.writeHead(200, HEADERS);
+      res.flushHeaders();
+    }),
+  );
+  const dcUrls = [await listen(bareDc), await listen(oursDc)];
+  await ask({ cmd: "disconnect", urls: dcUrls, count: 200 }); // warm-up
+  await new Promise((resolve) => setTimeout(resolve, 50)); // its last close to arrive
+  endedAt.clear();
+  closedAt.clear();
+  disconnectCauses = 0;
+  const t1 = performance.now();
+  const dc = await ask({ cmd: "disconnect", urls: dcUrls, count: DISCONNECTS });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the last close to arrive
+  const lat = [[], []];
+  const added = [];
+  for (const [id, at] of dc.at) {
+    const end = endedAt.get(id);
+    if (end !== undefined) lat[id % 2].push(Number(end - BigInt(at)) / 1e6);
+    if (id % 2 === 1 && end !== undefined && closedAt.has(id)) added.push(Number(end - closedAt.get(id)) / 1e6);
+  }
+  check(dc.failed === 0 && lat[0].length === DISCONNECTS / 2 && lat[1].length === DISCONNECTS / 2, `every disconnect was seen (${lat[0].length} bare, ${lat[1].length} ours of ${DISCONNECTS / 2} each)`);
+  check(disconnectCauses === DISCONNECTS / 2, `every ctx ended with ClientDisconnectedError (${disconnectCauses})`);
+  check(Math.min(...lat[0], ...lat[1]) > 0, "server-side timestamps come after the client's (one clock)");
+  console.error(`  (disconnects: ${((performance.now() - t1) / 1000).toFixed(1)} s)`);
+  const pct = (xs, q) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+  };
+  const fmtMs = (ms) => `${ms.toFixed(3)} ms`;
+  const [b50, b99, o50, o99] = [pct(lat[0], 0.5), pct(lat[0], 0.99), pct(lat[1], 0.5), pct(lat[1], 0.99)];
+  check(added.length === DISCONNECTS / 2, "our server saw every res 'close'");
+  row({ bench: `h. node:http: client disconnect → ctx ended (afterFunc), p50 / p99 of ${DISCONNECTS / 2}`, ours: `${fmtMs(o50)} / ${fmtMs(o99)}`, peer: "bare server: disconnect → res 'close', same run", peerValue: `${fmtMs(b50)} / ${fmtMs(b99)}`, ratio: `p99 ${o99 >= b99 ? "+" : "−"}${fmtMs(Math.abs(o99 - b99))}`, target: "p99 within 0.5 ms of bare (issue's bare: 0.1 / 0.3 ms)", result: verdict(o99 - b99 <= 0.5), go: "" });
+  row({ bench: "h. node:http, same request in our server: its res 'close' → afterFunc(ctx) ran, p50 / p99", ours: `${fmtMs(pct(added, 0.5))} / ${fmtMs(pct(added, 0.99))}`, peer: "", peerValue: "", ratio: "", target: "", result: "", go: "" });
+  client.disconnect();
+  for (const s of [bareDc, oursDc]) {
+    s.closeAllConnections();
+    s.close();
+  }
+  await hcDc.shutdown(oursDc, 0);
+}
+
+/** The notes bench/run.mjs prints under its table for this section. */
+export const httpNotes = [
+  "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
+  "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
+  "  by scripts/install-wrk.sh), so the generator is not the bottleneck. Runs of 1 s, interleaved (alternating which",
+  "  goes first), 5 rounds, medians; Hono is measured with the middleware and with fetchHandler. CPU µs/req is the",
+  "  server process's user + system CPU (GC included) per request answered. On a shared 2-CPU machine wrk and the",
+  "  server each take one CPU: other load moves both columns, so read them together; the raw per-round figures are",
+  "  printed on stderr.",
+  "- h. Disconnect latency: the client waits for the response headers (the handler runs and flushed them), reads",
+  "  `process.hrtime.bigint()` and destroys its socket; the servers read the same clock (CLOCK_MONOTONIC, shared by",
+  "  the two processes on Linux) when ours sees its ctx ended (in the `afterFunc(ctx, f)` callback, one microtask",
+  "  after the end) and when the bare server's `res` emits 'close'. One request at a time, alternating servers.",
+  "  The p99 of 2000 is the 20th worst: a GC pause or a preemption on this shared 2-CPU machine moves it by a",
+  "  millisecond. The row below it times, per request inside our server, from its own `res` 'close' to the",
+  "  afterFunc callback: what lifeline adds, free of that noise.",
+];
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 5);
+  const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+  if (only !== undefined) FRAMEWORKS.splice(0, FRAMEWORKS.length, ...FRAMEWORKS.filter((f) => only.split(",").includes(f.key)));
+  const misses = [];
+  await benchHttp({
+    rounds,
+    row: (r) => {
+      if (r.result === "MISS") misses.push(r.bench);
+      console.log(`${r.bench}: ${r.ours}${r.peer ? `  vs ${r.peer}: ${r.peerValue}  (${r.ratio})` : ""}${r.result ? `  [${r.result}]` : ""}`);
+    },
+    check: (cond, what) => {
+      if (!cond) throw new Error(`bench: sanity check failed: ${what}`);
+    },
+    verdict: (ok) => (ok ? "PASS" : "MISS"),
+    section: (title) => console.error(`\n== ${title}`),
+  });
+  if (misses.length) console.log(`${misses.length} target(s) missed`);
+}
