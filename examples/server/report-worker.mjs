@@ -23,7 +23,7 @@ const exportOptions = { ...EXPORT_COMMAND, ...config.export };
 const log = (text) => process.send?.({ t: "log", text });
 
 /** parseSpec returns the job's report settings, checked and clamped (the job's data come from outside). */
-export function parseSpec(data) {
+function parseSpec(data) {
   const int = (v, lo, hi, what) => {
     if (!Number.isInteger(v) || v < lo || v > hi) throw new TypeError(`report job: ${what} must be an integer in ${lo}..${hi}, got ${JSON.stringify(v)}`);
     return v;
