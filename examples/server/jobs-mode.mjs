@@ -40,7 +40,7 @@ export function parseRedisUrl(url) {
   }
   const db = u.pathname === "" || u.pathname === "/" ? 0 : Number(u.pathname.slice(1));
   if (u.protocol !== "redis:" || u.hostname === "" || !Number.isInteger(db) || db < 0) {
-    throw new TypeError(`REDIS_URL must be a redis://host:port URL, got ${JSON.stringify(url.slice(0, 80))}`);
+    throw new TypeError(`REDIS_URL must be a redis://host:port URL, got ${JSON.stringify(String(url).slice(0, 80))}`);
   }
   const connection = { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port || 6379), db };
   if (u.password !== "") connection.password = decodeURIComponent(u.password);
@@ -74,6 +74,10 @@ async function probeRedis({ host, port }, where) {
  * get their grace) and waits until they have exited.
  */
 export async function startJobs({ redisUrl, queue: queueName = "lifeline-reports", workers: count = 2, outcomeWaitMs = OUTCOME_WAIT_MS, databaseUrl, report, exportOptions, log }) {
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new TypeError(`startJobs: workers must be an integer in 1..16, got ${JSON.stringify(count)}`);
+  if (typeof queueName !== "string" || queueName === "" || queueName.includes(":")) {
+    throw new TypeError(`startJobs: queue must be a non-empty name without ":", got ${JSON.stringify(queueName)}`);
+  }
   const connection = parseRedisUrl(redisUrl);
   const where = `${connection.host}:${connection.port}/${connection.db}`;
   await probeRedis(connection, where);

@@ -314,6 +314,8 @@ describe("the dashboard without REDIS_URL, or with Redis missing", () => {
     const [code] = await once(child, "close"); // exited, and its output read to the end
     assert.equal(code, 1);
     assert.match(err, new RegExp(`^Redis is not reachable at 127\\.0\\.0\\.1:${port}/0 \\(ECONNREFUSED\\)\\. Start it with .*, or unset REDIS_URL to run reports in-process\\.\\n$`));
+    await assert.rejects(startApp({ jobs: { redisUrl: REDIS_URL, workers: 0 } }), /^TypeError: startJobs: workers must be an integer in 1\.\.16, got 0$/);
+    await assert.rejects(startApp({ jobs: { redisUrl: REDIS_URL, queue: "a:b" } }), /^TypeError: startJobs: queue must be a non-empty name without ":", got "a:b"$/);
     assert.throws(() => parseRedisUrl("http://x"), /^TypeError: REDIS_URL must be a redis:\/\/host:port URL, got "http:\/\/x"$/);
   });
 });
