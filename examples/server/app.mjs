@@ -1,5 +1,8 @@
 // The reference app behind `npm start`: a dashboard whose every piece of work is tied to a context.
-//   POST /api/report          seed 000: a long report, streamed as NDJSON, that stops when the client leaves
+//   POST /api/report          seed 000: a long report, streamed as NDJSON, that stops when the client leaves: its
+//                             queries on the server, its crunching on a worker thread, its export's processes
+//   POST /api/report?mode=plain  the same report with its queries run the way most Node apps do (they keep running)
+//   POST /api/report/cancel?id=N  jobs mode (REDIS_URL): cancels report N's job on whichever worker process runs it
 //   GET  /api/upstream        seed 002: a call to a slow upstream with a budget; 502 when it runs out
 //   POST /api/poller/start    seed 003: a poller task, and a Cancel that waits until it has really stopped
 //   POST /api/poller/cancel
@@ -29,9 +32,14 @@ import { dumpHandler } from "@lifeline/node";
 // Time-to-stop telemetry for every task (from its context ending to the task returning), through lifeline's
 // tracking hook; creation stacks are left to LIFELINE_DEBUG (they cost microseconds per task).
 import { captureStacks, slowStoppers, taskStopStats } from "@lifeline/testing";
+import { JobCanceledError } from "@lifeline/jobs";
+import { WorkerPool } from "@lifeline/worker";
 import { formatMs, plural } from "./format.mjs";
+import { openDatabase } from "./db.mjs";
+import { EXPORT_COMMAND, exportReport } from "./export.mjs";
 import { startPoller } from "./poller.mjs";
 import { generateReport } from "./report.mjs";
+import { startJobs } from "./jobs-mode.mjs";
 import { clampDelay, startUpstream } from "./upstream.mjs";
 
 const page = readFileSync(new URL("./index.html", import.meta.url));
@@ -40,9 +48,14 @@ const formatModule = readFileSync(new URL("./format.mjs", import.meta.url));
 /** How many recent events the server keeps for the page's event log (oldest dropped first). */
 export const EVENT_LOG_SIZE = 50;
 
-/** The defaults `npm start` runs with: a ~10 s report, a 10 s upstream against a 2 s budget, a poll every 500 ms. */
+/**
+ * The defaults `npm start` runs with: a report of 20 steps (each one query over all 2 million orders, then 500
+ * customers' trends with 200 bootstrap resamples each: 7–10 s in all here), a 10 s upstream against a 2 s budget,
+ * a poll every 500 ms. `export` is the command the Export step runs.
+ */
 export const defaults = Object.freeze({
-  report: { steps: 100, workMs: 10, pauseMs: 90 },
+  report: { steps: 20, resamples: 200 },
+  export: EXPORT_COMMAND,
   upstream: { delayMs: 10_000, budgetMs: 2_000 },
   poller: { intervalMs: 500 },
 });
@@ -53,13 +66,19 @@ function json(res, status, body) {
 
 /**
  * startApp starts the dashboard and its slow upstream on `host` (default 127.0.0.1) and `port` (0: a free
- * one) and returns `{ url, stats, close }`. `close(graceMs)` shuts both down gracefully: in-flight
- * requests get `graceMs` to finish, then their contexts are cancelled; it resolves with the report of
- * {@link HttpContexts.shutdown}. Options override {@link defaults} section by section.
+ * one) and returns `{ url, stats, db, close }`; the database at `databaseUrl` (default: the local one) is set
+ * up in the background (`db.ready(ctx)`), and `onEvent(text)` hears every event the log keeps. `close(graceMs)`
+ * shuts everything down gracefully: in-flight requests get `graceMs` to finish, then their contexts are
+ * cancelled; it resolves with the report of {@link HttpContexts.shutdown}. Options override {@link defaults}
+ * section by section (`export: { command, args, graceMs }` replaces the Export step's command).
  */
-export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upstream = {}, poller = {}, debugTasks = false } = {}) {
+export async function startApp(settings = {}) {
+  const { port = 0, host = "127.0.0.1", databaseUrl, report = {}, upstream = {}, poller = {}, debugTasks = false, onEvent } = settings;
+  // Jobs mode: `jobs: { redisUrl, queue?, workers? }` runs each report as a job on spawned worker processes.
+  const { redisUrl, queue: jobsQueue, workers: jobsWorkers, outcomeWaitMs } = settings.jobs ?? {};
   const options = {
     report: { ...defaults.report, ...report },
+    export: { ...defaults.export, ...settings.export },
     upstream: { ...defaults.upstream, ...upstream },
     poller: { ...defaults.poller, ...poller },
   };
@@ -79,7 +98,29 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   function logEvent(text) {
     events.push({ seq: ++eventSeq, at: new Date().toISOString(), text });
     if (events.length > EVENT_LOG_SIZE) events.shift();
+    onEvent?.(text);
   }
+  const db = openDatabase({ url: databaseUrl, log: logEvent });
+  // The report's CPU work: two threads; a task that ignores its ctx for 200 ms loses its thread.
+  const WORKERS = 2;
+  const workers = new WorkerPool(new URL("./crunch.mjs", import.meta.url), { size: WORKERS, graceMs: 200 });
+  // Threads start on demand and take a few hundred ms to boot on a loaded machine: the first report boots them
+  // while its first query runs (an empty task each), so a crunch's 200 ms grace is never spent booting.
+  let warmed = 0; // threads that have run their warm-up task
+  let warming = false;
+  function warmWorkers() {
+    if (warming) return;
+    warming = true;
+    const empty = { customer: new Int32Array(0), month: new Int32Array(0), total: new Float64Array(0), resamples: 0 };
+    for (let i = 0; i < WORKERS; i++) {
+      workers.run(draining, empty).then(
+        () => warmed++,
+        (error) => draining.err() === undefined && logEvent(`workers: a thread failed to start: ${error.message}`), // else: shutting down
+      );
+    }
+  }
+
+  let jobs; // jobs mode: the queue and its worker processes (jobs-mode.mjs), started below
 
   function stats() {
     const now = Date.now();
@@ -106,6 +147,9 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
           ? { running: false, last: lastPoller }
           : { running: true, polls: running.polls, errors: running.errors },
       events: events.slice(),
+      database: { ...db.state, active: db.active },
+      workers: { threads: WORKERS, warm: warmed },
+      jobs: jobs === undefined ? null : jobs.state(),
       upstream: {
         ...calls,
         ...options.upstream,
@@ -116,8 +160,15 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   }
 
   // Seed 000: the work runs as a task under the request's context and reports progress on a channel.
-  async function reportRoute(ctx, _req, res) {
+  async function reportRoute(ctx, _req, res, url) {
+    const mode = url.searchParams.get("mode") ?? "lifeline";
+    if (mode !== "lifeline" && mode !== "plain") return json(res, 400, { error: `mode must be lifeline or plain, got ${JSON.stringify(mode.slice(0, 40))}` });
+    db.retry(); // PostgreSQL may have been started since the last attempt
+    const database = await db.ready(ctx);
+    if (database.state !== "ready") return json(res, 503, { error: database.message, hint: database.hint });
+    if (jobs === undefined) warmWorkers(); // jobs mode: the worker processes crunch
     const id = ++reports.started;
+    const name = mode === "plain" ? `report #${id} (plain Node)` : `report #${id}`;
     const t0 = performance.now();
     let step = 0; // the last step sent to the client
     const write = (msg) => res.write(`${JSON.stringify(msg)}\n`);
@@ -129,8 +180,8 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       "cache-control": "no-store",
       "x-content-type-options": "nosniff",
     });
-    line({ type: "started", id, steps: options.report.steps });
-    logEvent(`report #${id}: started (${plural(options.report.steps, "step")})`);
+    line({ type: "started", id, mode, steps: options.report.steps });
+    logEvent(`${name}: started (${plural(options.report.steps, "step")})`);
     let leftAt; // performance.now() when the request ctx ended because the client left
     let stoppedAt; // performance.now() when the report task returned
     // The signal aborts synchronously inside the cancel (afterFunc would run a microtask later): the moment the
@@ -150,11 +201,14 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
       line({ type: "notice", id, message: `the server is shutting down: the report has ${formatMs(shutdownGraceMs)} to finish` }),
     );
     const progress = new Channel(0);
+    const stops = []; // how each part in flight stopped, when ctx ended: "query cancelled on the server 4.1 ms later"
+    const exporter = (ctx, trends, started, onStop) => exportReport(ctx, trends, options.export, started, onStop);
     const task = go(
       ctx,
       async (ctx) => {
         try {
-          return await generateReport(ctx, options.report, progress);
+          if (jobs !== undefined) return await jobs.run(ctx, { id, mode, ...options.report }, progress, (text) => stops.push(text));
+          return await generateReport(ctx, { id, mode, db, workers, exporter, ...options.report }, progress, (text) => stops.push(text));
         } finally {
           stoppedAt = performance.now();
           progress.close();
@@ -165,17 +219,25 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     try {
       for await (const p of progress) {
         step = p.step;
-        line({ type: "progress", ...p });
+        line(p);
       }
       const result = await task;
       reports.finished++;
-      logEvent(`report #${id}: finished in ${formatMs(performance.now() - t0)}`);
+      logEvent(`${name}: finished in ${formatMs(performance.now() - t0)}${result.worker ? ` on ${result.worker}` : ""}`);
       line({ type: "done", id, result });
       res.end();
     } catch (error) {
+      if (ctx.err() === undefined && error instanceof JobCanceledError) {
+        // Jobs mode: the Cancel button (cancelJob) stopped it on its worker; the request is still there to hear it.
+        reports.cancelled++;
+        logEvent(`${name}: cancelled at step ${step} (${error.reason?.message ?? error.reason}), ${stops.join(", ")}`);
+        line({ type: "cancelled", id, step, reason: `cancelled at step ${step}: ${stops.join(", ")}` });
+        res.end();
+        return;
+      }
       if (ctx.err() === undefined) {
         reports.failed++;
-        logEvent(`report #${id}: failed at step ${step}: ${error.message}`);
+        logEvent(`${name}: failed at step ${step}: ${error.message}`);
         throw error; // a real failure: HttpContexts reports it and resets the stream
       }
       reports.cancelled++;
@@ -185,16 +247,26 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
         reports.stopLastMs = ms;
         reports.stopMaxMs = Math.max(reports.stopMaxMs ?? 0, ms);
         reports.stopSamples++;
-        logEvent(`report #${id}: client left at step ${step}, work stopped ${formatMs(ms)} later`);
+        const seen = jobs === undefined ? "work stopped" : "its outcome reached the dashboard"; // jobs: read from Redis (polled)
+        logEvent(`${name}: client left at step ${step}, ${[...stops, `${seen} ${formatMs(ms)} later`].join(", ")}`);
       } else if (why instanceof ServerShutdownError) {
-        logEvent(`report #${id}: cancelled by the shutdown at step ${step}`);
+        logEvent(`${name}: cancelled by the shutdown at step ${step}${stops.map((s) => `, ${s}`).join("")}`);
       } else {
-        logEvent(`report #${id}: cancelled at step ${step} (${why?.message ?? ctx.err().message})`);
+        logEvent(`${name}: cancelled at step ${step} (${why?.message ?? ctx.err().message})${stops.map((s) => `, ${s}`).join("")}`);
       }
     } finally {
       stopNotice();
       ctx.signal.removeEventListener("abort", onEnd);
     }
+  }
+
+  // Jobs mode: Cancel stops the report's job on whichever worker process runs it (its stream then says so).
+  async function reportCancelRoute(ctx, _req, res, url) {
+    if (jobs === undefined) return json(res, 409, { error: "reports run in-process (no REDIS_URL): close the tab or Abort to stop one" });
+    const id = Number(url.searchParams.get("id"));
+    if (!Number.isInteger(id) || id < 1) return json(res, 400, { error: `id must be a report number, got ${JSON.stringify((url.searchParams.get("id") ?? "").slice(0, 40))}` });
+    const cancelled = await jobs.cancel(ctx, id, "the Cancel button");
+    json(res, cancelled ? 200 : 404, cancelled ? { cancelled: true, id } : { error: `report #${id} is not running` });
   }
 
   // Seed 002: the upstream call gets a budget on top of the request's context; running out of it is a 502.
@@ -272,6 +344,7 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     "GET /": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page),
     "GET /format.mjs": (_ctx, _req, res) => res.writeHead(200, { "content-type": "text/javascript; charset=utf-8" }).end(formatModule),
     "POST /api/report": reportRoute,
+    "POST /api/report/cancel": reportCancelRoute,
     "GET /api/upstream": upstreamRoute,
     "POST /api/poller/start": pollerStartRoute,
     "POST /api/poller/cancel": pollerCancelRoute,
@@ -304,11 +377,15 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
     }),
   );
   try {
+    if (redisUrl !== undefined) {
+      jobs = await startJobs({ redisUrl, queue: jobsQueue, workers: jobsWorkers, outcomeWaitMs, databaseUrl, exportOptions: options.export, log: logEvent });
+    }
     server.listen(port, host);
     await once(server, "listening");
   } catch (error) {
     drain();
-    await slow.close();
+    await contexts.shutdown(server, 0); // ends the contexts' root: nothing was served
+    await Promise.all([slow.close(), db.close(), workers.close(background()), jobs?.close()]);
     throw error;
   }
   const address = server.address();
@@ -316,13 +393,14 @@ export async function startApp({ port = 0, host = "127.0.0.1", report = {}, upst
   return {
     url: `http://${host}:${address.port}`,
     stats,
+    db,
     async close(graceMs = 2_000) {
       shutdownGraceMs = graceMs;
       logEvent(`server: shutting down (grace ${formatMs(graceMs)})`);
       drain();
       if (running !== undefined) await stopPoller(background());
       const report = await contexts.shutdown(server, graceMs);
-      await slow.close();
+      await Promise.all([slow.close(), db.close(), workers.close(background()), jobs?.close()]);
       return report;
     },
   };

@@ -1,17 +1,25 @@
 // The reference app over real HTTP on 127.0.0.1, port 0: each test starts its own app (with short timings)
 // and asserts from the server's own counters (GET /api/stats), polled until true within a bound.
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { TextDecoderStream } from "node:stream/web";
+import pg from "pg";
+import { background } from "@lifeline/core";
+import { assertNoLeaks } from "@lifeline/testing";
 import { EVENT_LOG_SIZE, startApp } from "./app.mjs";
+import { CUSTOMERS, DEFAULT_DATABASE_URL, TABLE } from "./db.mjs";
 import { formatMs, plural } from "./format.mjs";
 
-const quick = { report: { steps: 10, workMs: 2, pauseMs: 5 }, upstream: { delayMs: 5_000, budgetMs: 200 }, poller: { intervalMs: 20 } };
-const slowReport = { ...quick, report: { steps: 100, workMs: 2, pauseMs: 50 } }; // ~5 s: long enough to leave mid-way
+// Each report step is one query over the whole orders table (a few hundred ms here): 2 steps for a quick report,
+// 20 for one long enough to leave mid-way.
+const quick = { report: { steps: 2, resamples: 10 }, upstream: { delayMs: 5_000, budgetMs: 200 }, poller: { intervalMs: 20 } };
+const slowReport = { ...quick, report: { steps: 20, resamples: 10 } };
+const DATABASE_URL = process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
 
 /** withApp runs `fn(app)` against a fresh app and always shuts it down. */
 async function withApp(options, fn) {
@@ -44,10 +52,52 @@ async function until(app, what, predicate, ms = 5_000) {
 
 const taskNamed = (s, name) => s.tasks.list.some((t) => t.name === name);
 
-/** openReport POSTs /api/report on its own connection and resolves at the first progress line. */
-function openReport(app) {
+/** dbReady waits until the app's database is set up, failing (never skipping) when PostgreSQL is missing. */
+async function dbReady(app) {
+  const state = await app.db.ready(background());
+  assert.equal(state.state, "ready", `these tests need PostgreSQL: ${state.message} (${state.hint})`);
+}
+
+/**
+ * withLockedOrders holds an ACCESS EXCLUSIVE lock on the orders table while `fn(sql)` runs (fault injection: the
+ * report's next query waits on it, `active` in pg_stat_activity, for as long as the test wants), then releases it.
+ * `sql(text, params)` queries on another connection of the test's own, outside any transaction (inside one,
+ * pg_stat_activity would show the snapshot taken at its first read).
+ */
+async function withLockedOrders(fn) {
+  const locker = new pg.Client({ connectionString: DATABASE_URL, application_name: "dashboard test lock" });
+  const watcher = new pg.Client({ connectionString: DATABASE_URL, application_name: "dashboard test watch" });
+  await Promise.all([locker.connect(), watcher.connect()]);
+  try {
+    await locker.query("begin");
+    await locker.query(`lock table ${TABLE} in access exclusive mode`);
+    return await fn((text, params) => watcher.query(text, params).then((r) => r.rows));
+  } finally {
+    await locker.query("rollback").catch(() => {});
+    await Promise.all([locker.end(), watcher.end()]);
+  }
+}
+
+/** pollSql polls `sql(text, params)` until `predicate(rows)` holds, failing with the last rows after `ms`. */
+async function pollSql(sql, what, text, params, predicate, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const rows = await sql(text, params);
+    if (predicate(rows)) return rows;
+    if (Date.now() > deadline) assert.fail(`still not ${what} after ${ms} ms: ${JSON.stringify(rows)}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+const ACTIVITY = "select pid, state, wait_event_type, query from pg_stat_activity where application_name = $1";
+
+/**
+ * openReport POSTs /api/report (`?mode=` mode) on its own connection and resolves with `{ req, res, lines }` at the
+ * first line for which `until(line)` holds (default: the first progress line); `lines` goes on filling.
+ */
+function openReport(app, { mode, until = (l) => l.type === "progress" } = {}) {
   return new Promise((resolve, reject) => {
-    const req = request(`${app.url}/api/report`, { method: "POST", agent: false, timeout: 10_000 }, (res) => {
+    const path = mode === undefined ? "/api/report" : `/api/report?mode=${mode}`;
+    const req = request(`${app.url}${path}`, { method: "POST", agent: false, timeout: 10_000 }, (res) => {
       const lines = [];
       let buf = "";
       res.setEncoding("utf8").on("data", (chunk) => {
@@ -55,7 +105,7 @@ function openReport(app) {
         for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
           lines.push(JSON.parse(buf.slice(0, nl)));
           buf = buf.slice(nl + 1);
-          if (lines.at(-1).type === "progress" && lines.length === 2) resolve({ req, res, lines });
+          if (until(lines.at(-1))) resolve({ req, res, lines });
         }
       });
     });
@@ -90,19 +140,23 @@ describe("the Generate Report dashboard", () => {
       const head = await get(app, "/api/stats", { method: "HEAD" });
       assert.equal(head.status, 200, "HEAD is answered like GET, without a body");
       assert.equal(await head.text(), "");
+      const badMode = await get(app, "/api/report?mode=fast", { method: "POST" });
+      assert.equal(badMode.status, 400);
+      assert.deepEqual(await badMode.json(), { error: 'mode must be lifeline or plain, got "fast"' });
       assert.equal((await stats(app)).reports.started, 0, "nothing ran");
     }));
 
   it("serves the task dump only when debugTasks is on, showing the report task blocked", { timeout: 15_000 }, async () => {
     await withApp(quick, async (app) => assert.equal((await get(app, "/debug/lifeline/tasks")).status, 404));
     await withApp({ ...slowReport, debugTasks: true }, async (app) => {
+      await dbReady(app);
       const ac = new AbortController();
       const report = await get(app, "/api/report", { method: "POST", signal: ac.signal });
       const reader = report.body.getReader();
       await reader.read(); // the report has started
       const dump = await (await get(app, "/debug/lifeline/tasks")).text();
       assert.match(dump, /^lifeline task dump: \d+ live tasks? at /);
-      assert.match(dump, /task \d+ "report #1": (blocked on sleep \d+ms|running) for \d+ms/);
+      assert.match(dump, /task \d+ "report #1": (blocked on [\w ]+|running) for \d+ms/);
       const json = await (await get(app, "/debug/lifeline/tasks?format=json")).json();
       assert.ok(json.some((t) => t.name === "report #1"));
       ac.abort();
@@ -111,6 +165,7 @@ describe("the Generate Report dashboard", () => {
 
   it("shows in a real task dump the frames the README's dump shows (```text task-dump)", { timeout: 15_000 }, () =>
     withApp({ ...slowReport, poller: { intervalMs: 500 }, debugTasks: true }, async (app) => {
+      await dbReady(app);
       const ac = new AbortController();
       const report = await get(app, "/api/report", { method: "POST", signal: ac.signal });
       await report.body.getReader().read(); // the report has started
@@ -127,30 +182,41 @@ describe("the Generate Report dashboard", () => {
       assert.deepEqual(frames(block[1]), frames(dump), `README.md's task dump is stale; a real one:\n${dump}`);
     }));
 
-  it("streams a report's progress and completes it", { timeout: 15_000 }, () =>
+  it("streams a report's progress and completes it: queries, crunching, export", { timeout: 60_000 }, () =>
     withApp(quick, async (app) => {
+      await dbReady(app);
       const res = await get(app, "/api/report", { method: "POST" });
       assert.equal(res.status, 200);
       assert.match(res.headers.get("content-type"), /^application\/x-ndjson/);
       const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
-      assert.deepEqual(lines[0], { type: "started", id: 1, steps: 10 });
-      assert.deepEqual(
-        lines.slice(1, -1),
-        Array.from({ length: 10 }, (_, i) => ({ type: "progress", step: i + 1, of: 10 })),
-      );
+      assert.deepEqual(lines[0], { type: "started", id: 1, mode: "lifeline", steps: 2 });
+      const exported = lines.at(-2);
+      assert.deepEqual(lines.slice(1, -2), [1, 2].flatMap((step) => [
+        { type: "phase", step, phase: "query" },
+        { type: "phase", step, phase: "crunch" },
+        { type: "progress", step, of: 2 },
+      ]));
+      assert.equal(exported.phase, "export");
+      assert.ok(Number.isInteger(exported.pid) && exported.pid > 0, JSON.stringify(exported));
       const done = lines.at(-1);
       assert.equal(done.type, "done");
-      assert.ok(done.result.samples > 0 && done.result.min >= 0 && done.result.max <= 1, JSON.stringify(done));
+      const r = done.result;
+      // Every customer's trend was computed (the two steps' queries cover all of them), and the export is a real gzip.
+      assert.equal(r.customers, CUSTOMERS, JSON.stringify(r));
+      assert.ok(r.growing > 0 && r.shrinking > 0 && r.growing + r.shrinking <= r.customers, JSON.stringify(r));
+      assert.ok(r.exportBytes > 1000, JSON.stringify(r));
+      assert.ok(!existsSync(`/proc/${exported.pid}`), "the export's process is gone");
       const s = await until(app, "finished", (s) => s.reports.finished === 1);
       assert.equal(s.reports.cancelled, 0);
       assert.equal(s.reports.running, 0);
       assert.ok(!taskNamed(s, "report #1"));
     }));
 
-  it("stops the report task when its client disconnects mid-way", { timeout: 15_000 }, () =>
+  it("stops the report task when its client disconnects mid-way", { timeout: 60_000 }, () =>
     withApp(slowReport, async (app) => {
+      await dbReady(app);
       const { req, lines } = await openReport(app);
-      assert.deepEqual(lines[1], { type: "progress", step: 1, of: 100 });
+      assert.deepEqual(lines.find((l) => l.type === "progress"), { type: "progress", step: 1, of: 20 });
       const during = await stats(app);
       assert.equal(during.reports.running, 1);
       assert.ok(taskNamed(during, "report #1"), "the report runs as a task while the client is there");
@@ -162,17 +228,133 @@ describe("the Generate Report dashboard", () => {
       assert.equal(after.requests.disconnected, 1);
       assert.equal(after.reports.stopSamples, 1, "disconnect → stopped was measured");
       assert.ok(after.reports.stopLastMs >= 0 && after.reports.stopLastMs === after.reports.stopMaxMs);
-      // The event log says it in words, for whoever looked away: the step the client left at, and how fast it stopped.
+      // The event log says it in words, for whoever looked away: the step the client left at, what was stopped
+      // (the query, the crunching: whichever was in flight), and how fast the work stopped.
       const left = after.events.filter((e) => e.text.startsWith("report #1: client left"));
       assert.equal(left.length, 1, JSON.stringify(after.events));
-      const m = /^report #1: client left at step (\d+), work stopped (.+) later$/.exec(left[0].text);
+      // Any rung the part in flight may have been stopped by (not sent: the query was still waiting for its turn).
+      const part = "query cancelled on the server \\S+ ms later|query not sent|query's connection destroyed \\S+ ms later \\(the server did not answer the cancel\\)|crunching stopped \\((?:cooperative|queue|terminate)\\) \\S+ ms later";
+      const m = new RegExp(`^report #1: client left at step (\\d+), (?:(?:${part}), )?work stopped (.+) later$`).exec(left[0].text);
       assert.ok(m, left[0].text);
-      assert.ok(Number(m[1]) >= 1 && Number(m[1]) < 100, `left at step ${m[1]}`);
+      assert.ok(Number(m[1]) >= 1 && Number(m[1]) < 20, `left at step ${m[1]}`);
       assert.equal(m[2], formatMs(after.reports.stopLastMs));
       // The tracking hook's time-to-stop histogram saw the report task stop after its context ended.
       assert.ok(after.timeToStop.count > during.timeToStop.count, "time-to-stop recorded the cancelled task");
       assert.equal(after.timeToStop.buckets.at(-1).count, after.timeToStop.count);
     }));
+
+  it("cancels the report's query on the server when the client leaves (the backend is no longer active)", { timeout: 60_000 }, () =>
+    withApp(slowReport, async (app) => {
+      await dbReady(app);
+      await withLockedOrders(async (sql) => {
+        const { req } = await openReport(app, { until: (l) => l.type === "phase" && l.phase === "query" });
+        // The report's query waits on our lock: active on the server, for as long as we hold it.
+        const [busy] = await pollSql(sql, "active on the lock", ACTIVITY, [app.db.applicationName], (rows) =>
+          rows.some((r) => r.state === "active" && r.wait_event_type === "Lock"));
+        assert.match(busy.query, /lifeline: report 1 step 1/, "pg_stat_activity names the report the query is for");
+        await until(app, "the live panel's count", (s) => s.database.active.lifeline === 1 && s.database.active.plain === 0);
+        req.destroy();
+        // Still under our lock: only a cancel reaching the server can make the backend leave `active`.
+        await pollSql(sql, "idle after the cancel", "select state from pg_stat_activity where pid = $1", [busy.pid], (rows) => rows[0]?.state !== "active");
+        const idle = new Date().toISOString();
+        await until(app, "the live panel's count back to 0", (s) => s.database.active.at > idle && s.database.active.lifeline === 0);
+        const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
+        const left = s.events.map((e) => e.text).filter((t) => t.startsWith("report #1: client left"));
+        assert.equal(left.length, 1, JSON.stringify(s.events));
+        assert.match(left[0], /^report #1: client left at step 1, query cancelled on the server \d+(\.\d+)? ms later, work stopped \d+(\.\d+)? ms later$/);
+      });
+    }));
+
+  it("plain Node mode: the client leaves, the query keeps running on the server", { timeout: 60_000 }, () =>
+    withApp(slowReport, async (app) => {
+      await dbReady(app);
+      const plainApp = `${app.db.applicationName} plain`;
+      await withLockedOrders(async (sql) => {
+        const { req } = await openReport(app, { mode: "plain", until: (l) => l.type === "phase" && l.phase === "query" });
+        const [busy] = await pollSql(sql, "active on the lock", ACTIVITY, [plainApp], (rows) =>
+          rows.some((r) => r.state === "active" && r.wait_event_type === "Lock"));
+        req.destroy();
+        // The server has seen the client leave (the report task's ctx ended) …
+        const s = await until(app, "seen the client leave", (s) => s.tasks.list.some((t) => t.name === "report #1" && t.cancelledForMs !== null));
+        assert.equal(s.reports.cancelled, 0, "the task is still waiting for its query");
+        // … and the query is still running on the server: nothing told it.
+        const [still] = await sql(ACTIVITY, [plainApp]);
+        assert.deepEqual([still.pid, still.state], [busy.pid, "active"]);
+        const left = new Date().toISOString();
+        const seen = await until(app, "a reading of pg_stat_activity after the client left", (s) => s.database.active.at > left);
+        assert.deepEqual([seen.database.active.lifeline, seen.database.active.plain], [0, 1], "the live panel's count");
+      });
+      // The lock is gone: the query finishes on the server, and only then does the report stop.
+      const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
+      const left = s.events.map((e) => e.text).filter((t) => t.startsWith("report #1 (plain Node): client left"));
+      assert.equal(left.length, 1, JSON.stringify(s.events));
+      assert.match(left[0], /^report #1 \(plain Node\): client left at step 1, the query kept running on the server for \d+(\.\d+)? ms, work stopped \d+(\.\d+)? ms later$/);
+    }));
+
+  it("stops the crunching on its worker thread (cooperative rung) when the client leaves", { timeout: 60_000 }, () =>
+    withApp({ ...slowReport, report: { steps: 2, resamples: 1_000_000 } }, async (app) => {
+      await dbReady(app);
+      const { req } = await openReport(app, { until: (l) => l.type === "phase" && l.phase === "crunch" });
+      // Both threads have booted (their warm-up tasks returned), so the crunch is running on one, not queued or booting.
+      await until(app, "the worker threads booted", (s) => s.workers.warm === s.workers.threads);
+      req.destroy(); // a million resamples per customer: minutes of crunching, unless it stops
+      const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
+      const left = s.events.map((e) => e.text).filter((t) => t.startsWith("report #1: client left"));
+      assert.match(left[0], /^report #1: client left at step 1, crunching stopped \(cooperative\) \d+(\.\d+)? ms later, work stopped \d+(\.\d+)? ms later$/);
+    }));
+
+  it("stops the export's process group when the client leaves: SIGTERM, or SIGKILL after the grace", { timeout: 60_000 }, async () => {
+    const cases = [
+      ["sleep 30", /export stopped \(SIGTERM\) \d+(?:\.\d+)? ms later/],
+      ["trap '' TERM; sleep 30", /export stopped \(SIGKILL after the grace\) (\d+) ms later/], // sleep inherits the ignored TERM
+    ];
+    for (const [script, expected] of cases) {
+      await withApp({ ...quick, report: { steps: 1, resamples: 1 }, export: { command: "sh", args: ["-c", script], graceMs: 300 } }, async (app) => {
+        await dbReady(app);
+        const { req, lines } = await openReport(app, { until: (l) => l.type === "phase" && l.phase === "export" });
+        const { pid } = lines.at(-1);
+        assert.ok(existsSync(`/proc/${pid}`), "the export runs");
+        if (script.startsWith("trap")) {
+          // Leave only once the shell has run its trap (SIGTERM, bit 15, in its ignored set), or SIGTERM would find it without.
+          const ignoresTerm = () => (BigInt(`0x${/^SigIgn:\s*(\w+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]}`) & (1n << 14n)) !== 0n;
+          const deadline = Date.now() + 5_000;
+          while (!ignoresTerm()) {
+            assert.ok(Date.now() < deadline, "the export's shell never ignored SIGTERM");
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        }
+        req.destroy();
+        const s = await until(app, "cancelled", (s) => s.reports.cancelled === 1 && !taskNamed(s, "report #1"));
+        const left = s.events.map((e) => e.text).find((t) => t.startsWith("report #1: client left"));
+        const m = expected.exec(left);
+        assert.ok(m, left);
+        if (m[1] !== undefined) assert.ok(Number(m[1]) >= 300, `SIGKILL came after the 300 ms grace: ${left}`);
+        assert.ok(!existsSync(`/proc/${pid}`), "the export's process is gone");
+      });
+    }
+  });
+
+  it("without PostgreSQL: still serves, and says what is missing and how to start it", { timeout: 30_000 }, async () => {
+    const closed = createServer();
+    closed.listen(0, "127.0.0.1");
+    await once(closed, "listening");
+    const { port } = closed.address();
+    await new Promise((resolve) => closed.close(resolve)); // a port nobody listens on
+    await withApp({ ...quick, databaseUrl: `postgres://postgres@127.0.0.1:${port}/test` }, async (app) => {
+      const state = await app.db.ready(background());
+      assert.equal(state.state, "missing");
+      const { database } = await stats(app);
+      assert.equal(database.state, "missing");
+      assert.equal(database.message, `PostgreSQL is not reachable at 127.0.0.1:${port}/test (ECONNREFUSED)`);
+      assert.match(database.hint, /bash scripts\/start-services\.sh postgres/);
+      const res = await get(app, "/api/report", { method: "POST" });
+      assert.equal(res.status, 503);
+      assert.deepEqual(await res.json(), { error: database.message, hint: database.hint });
+      assert.equal((await get(app, "/")).status, 200, "the page is served");
+      assert.equal((await get(app, "/api/upstream?delay=0")).status, 200, "the rest works");
+      assert.ok((await stats(app)).events.some((e) => e.text.startsWith(`database: ${database.message}`)));
+    });
+  });
 
   it("answers 502 when the slow upstream outlives the budget, and the upstream stops too", { timeout: 15_000 }, () =>
     withApp(quick, async (app) => {
@@ -224,6 +406,7 @@ describe("the Generate Report dashboard", () => {
     const app = await startApp(slowReport);
     let closed = false;
     try {
+      await dbReady(app);
       const stream = await get(app, "/api/stats/stream");
       assert.equal(stream.headers.get("content-type"), "text/event-stream");
       const reader = stream.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -249,11 +432,12 @@ describe("the Generate Report dashboard", () => {
       const last = lines.at(-1);
       assert.equal(last.type, "cancelled", JSON.stringify(lines.slice(-3)));
       assert.equal(last.id, 1);
-      assert.equal(last.step, lines.filter((l) => l.type === "progress").at(-1).step);
+      assert.equal(last.step, lines.filter((l) => l.type === "progress" || l.type === "phase").at(-1).step, "the step it was at");
       assert.equal(last.reason, `the server shut down before the report finished (cancelled at step ${last.step})`);
       const events = app.stats().events.map((e) => e.text);
       assert.ok(events.includes("server: shutting down (grace 50 ms)"), events.join("\n"));
-      assert.ok(events.includes(`report #1: cancelled by the shutdown at step ${last.step}`), events.join("\n"));
+      // … with whatever part was in flight when it was cancelled: "…, query cancelled on the server 29 ms later".
+      assert.ok(events.some((t) => t === `report #1: cancelled by the shutdown at step ${last.step}` || t.startsWith(`report #1: cancelled by the shutdown at step ${last.step}, `)), events.join("\n"));
     } finally {
       if (!closed) await app.close(0);
     }
@@ -261,6 +445,8 @@ describe("the Generate Report dashboard", () => {
 
   it("keeps the last EVENT_LOG_SIZE events, numbered, oldest dropped first", { timeout: 15_000 }, () =>
     withApp(quick, async (app) => {
+      await app.db.ready(background()); // its "database: …" event is logged first
+      const before = (await stats(app)).events.length;
       const total = EVENT_LOG_SIZE + 5;
       for (let i = 0; i < total; i++) {
         const r = await get(app, "/api/upstream?delay=0");
@@ -269,7 +455,7 @@ describe("the Generate Report dashboard", () => {
       }
       const { events } = await stats(app);
       assert.equal(events.length, EVENT_LOG_SIZE);
-      assert.deepEqual(events.map((e) => e.seq), Array.from({ length: EVENT_LOG_SIZE }, (_, i) => total - EVENT_LOG_SIZE + 1 + i));
+      assert.deepEqual(events.map((e) => e.seq), Array.from({ length: EVENT_LOG_SIZE }, (_, i) => before + total - EVENT_LOG_SIZE + 1 + i));
       assert.ok(events.every((e) => /^upstream: 200 in /.test(e.text) && !Number.isNaN(Date.parse(e.at))), JSON.stringify(events[0]));
     }));
 
@@ -310,3 +496,5 @@ describe("the Generate Report dashboard", () => {
     }
   });
 });
+
+after(() => assertNoLeaks());
