@@ -89,6 +89,124 @@ for (const [label, tester] of [["untyped", untyped()], ["typed", typed()]] as [s
     },
     `lost-cancel (${label}, issue 14)`,
   );
+
+  tester.run(
+    "forward-context",
+    {
+      valid: [
+        {
+          name: "accepts `fetch(request)` where `request = new Request(url, { signal: ctx.signal })` (ky's pattern)",
+          code: `${I}export async function get(ctx: Context, url: string) { const request = new Request(url, { method: "GET", signal: ctx.signal }); return fetch(request); }`,
+        },
+        {
+          name: "accepts an init object built beforehand, and a spread of one that has the signal",
+          code: `${I}export async function get(ctx: Context, url: string, extra: RequestInit) { const init = { ...extra, signal: ctx.signal }; const base = { signal: ctx.signal }; await fetch(url, init); return fetch(new Request(url, { ...base, method: "POST" })); }`,
+        },
+        {
+          name: "accepts a Request parameter (it carries its own signal)",
+          code: `${I}export async function send(ctx: Context, request: Request) { return fetch(request); }`,
+        },
+        {
+          name: "accepts a destructured { ctx } that forwards its signal",
+          code: `${I}export async function get({ ctx, url }: { ctx: Context; url: string }) { return fetch(url, { signal: ctx.signal }); }`,
+        },
+        {
+          name: "accepts a cleanup fetch in afterFunc(ctx, …) given withoutCancel(ctx)'s signal",
+          code: `${I}export function watch(ctx: Context, url: string) { afterFunc(ctx, () => { void fetch(url, { method: "DELETE", signal: withoutCancel(ctx).signal }); }); }`,
+        },
+      ],
+      invalid: [
+        {
+          name: "reports `fetch(url)` with a destructured `{ ctx }` parameter in scope",
+          code: `${I}export async function get({ ctx, url }: { ctx: Context; url: string }) { return fetch(url); }`,
+          errors: [
+            {
+              messageId: "fetchWithoutSignal",
+              data: { ctx: "ctx" },
+              suggestions: [{ messageId: "suggestSignal", output: `${I}export async function get({ ctx, url }: { ctx: Context; url: string }) { return fetch(url, { signal: ctx.signal }); }` }],
+            },
+          ],
+        },
+        {
+          name: "reports `fetch(request)` where the Request was built without the signal",
+          code: `${I}export async function get(ctx: Context, url: string) { const request = new Request(url, { method: "GET" }); return fetch(request); }`,
+          errors: [{ messageId: "fetchWithoutSignal", suggestions: [{ messageId: "suggestSignal", output: `${I}export async function get(ctx: Context, url: string) { const request = new Request(url, { method: "GET" }); return fetch(request, { signal: ctx.signal }); }` }] }],
+        },
+        {
+          name: "reports an init variable without a signal (no suggestion: the object is elsewhere)",
+          code: `${I}export async function get(ctx: Context, url: string) { const init = { method: "GET" }; return fetch(url, init); }`,
+          errors: [{ messageId: "fetchWithoutSignal", suggestions: [] }],
+        },
+        {
+          name: "reports a cleanup fetch inside `afterFunc(ctx, …)` and suggests withoutCancel(ctx), not ctx.signal",
+          code: `${I}export function watch(ctx: Context, url: string) { afterFunc(ctx, () => { void fetch(url, { method: "DELETE" }); }); }`,
+          errors: [
+            {
+              messageId: "afterEnd",
+              data: { ctx: "ctx", why: "`afterFunc` runs it once `ctx` is done" },
+              suggestions: [
+                {
+                  messageId: "suggestWithoutCancel",
+                  output: `${I}export function watch(ctx: Context, url: string) { afterFunc(ctx, () => { void fetch(url, { method: "DELETE", signal: withoutCancel(ctx).signal }); }); }`,
+                },
+              ],
+            },
+          ],
+        },
+        {
+          name: "reports ctx.signal forwarded in an 'abort' listener (already aborted) and suggests withoutCancel",
+          code: `${I}export function watch(ctx: Context, url: string) { ctx.signal.addEventListener("abort", () => { void fetch(url, { signal: ctx.signal }); }); }`,
+          errors: [
+            {
+              messageId: "endedSignal",
+              data: { value: "ctx.signal", ctx: "ctx", why: "an 'abort' listener runs once `ctx.signal` aborted" },
+              suggestions: [
+                {
+                  messageId: "suggestWithoutCancel",
+                  output: `${I}export function watch(ctx: Context, url: string) { ctx.signal.addEventListener("abort", () => { void fetch(url, { signal: withoutCancel(ctx).signal }); }); }`,
+                },
+              ],
+            },
+          ],
+        },
+        {
+          name: "reports the derived ctx's signal used in the finally after its cancel",
+          code: `${I}export async function f(p: Context, url: string) { const [ctx, cancel] = withTimeout(p, 10); try { await sleep(ctx, 1); } finally { cancel(); await fetch(url, { signal: ctx.signal }); } }`,
+          errors: [{ messageId: "endedSignal", data: { value: "ctx.signal", ctx: "ctx", why: "`cancel()` ended `ctx`" }, suggestions: suggestions(1) }],
+        },
+      ],
+    },
+    `forward-context (${label}, issue 14)`,
+  );
+
+  tester.run(
+    "context-first",
+    {
+      valid: [
+        {
+          name: "accepts a `(req, res, ctx)` handler passed by name to a callee that fixes the order",
+          code: `${I}declare function route(path: string, handler: (req: Request, res: Response, ctx: Context) => void): void;
+function handler(req: Request, res: Response, ctx: Context) { return [req, res, ctx]; }
+const onError = (err: Error, ctx: Context) => [err, ctx];
+declare function onFailure(cb: (err: Error, ctx: Context) => unknown): void;
+route("/", handler); onFailure(onError);`,
+        },
+        {
+          name: "accepts function types in ambient declarations and callback parameter types",
+          code: `${I}declare module "framework" { export type Handler = (req: Request, ctx: Context) => void; export function use(fn: (req: Request, ctx: Context) => void): void; }
+export function register(fn: (req: Request, ctx: Context) => void) { return fn; }`,
+        },
+      ],
+      invalid: [
+        {
+          name: "still reports a handler the author calls directly",
+          code: `${I}export function handler(req: Request, ctx: Context) { return [req, ctx]; } handler(new Request("http://x"), {} as Context);`,
+          errors: [{ messageId: "notFirst", data: { name: "ctx", position: "2", fn: "`handler`" } }],
+        },
+      ],
+    },
+    `context-first (${label}, issue 14)`,
+  );
 }
 
 after(() => assertNoLeaks());

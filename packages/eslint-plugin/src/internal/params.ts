@@ -85,6 +85,7 @@ export function realParams(params: readonly TSESTree.Parameter[]): TSESTree.Para
 
 /**
  * contextParams returns the parameters of `fn` that hold a Context (non-optional, unless `optional`), in order.
+ * A destructured `{ ctx }` (or `{ ctx: c }`) parameter counts: its binding is the ctx.
  */
 export function contextParams(
   context: AnyContext,
@@ -97,8 +98,136 @@ export function contextParams(
     const kind = paramKind(context, info, param, options);
     const p = paramIdentifier(param);
     if (kind?.kind === "context" && !kind.optional && p) out.push({ ...kind, name: p.id.name, id: p.id, index });
+    const pattern = param.type === AST_NODE_TYPES.AssignmentPattern ? param.left : param;
+    if (pattern.type === AST_NODE_TYPES.ObjectPattern) {
+      for (const { key, id } of patternBindings(pattern)) {
+        const k = bindingKind(context, info, pattern, key, id);
+        if (k?.kind === "context" && !k.optional) out.push({ ...k, name: id.name, id, index });
+        else if (!k && key === "ctx" && id.name === "ctx" && options.byName && importsFrom(context, corePackages(context))) {
+          out.push({ kind: "context", optional: false, name: id.name, id, index });
+        }
+      }
+    }
   });
   return out;
+}
+
+/** patternBindings returns the `key: binding` pairs of an object pattern's plain properties (defaults seen through). */
+export function patternBindings(pattern: TSESTree.ObjectPattern): { key: string; id: TSESTree.Identifier }[] {
+  const out: { key: string; id: TSESTree.Identifier }[] = [];
+  for (const prop of pattern.properties) {
+    if (prop.type !== AST_NODE_TYPES.Property || prop.computed) continue;
+    const key = prop.key.type === AST_NODE_TYPES.Identifier ? prop.key.name : prop.key.type === AST_NODE_TYPES.Literal ? String(prop.key.value) : undefined;
+    let value: TSESTree.Node = prop.value;
+    if (value.type === AST_NODE_TYPES.AssignmentPattern) value = value.left;
+    if (key !== undefined && value.type === AST_NODE_TYPES.Identifier) out.push({ key, id: value });
+  }
+  return out;
+}
+
+/** bindingKind classifies one binding of a destructured parameter: by type, else by the pattern's type literal. */
+function bindingKind(
+  context: AnyContext,
+  info: TypeInfo | undefined,
+  pattern: TSESTree.ObjectPattern,
+  key: string,
+  id: TSESTree.Identifier,
+): ContextKind | undefined {
+  if (info) return classify(info, info.services.getTypeAtLocation(id));
+  const literal = pattern.typeAnnotation?.typeAnnotation;
+  if (literal?.type !== AST_NODE_TYPES.TSTypeLiteral) return undefined;
+  for (const m of literal.members) {
+    if (m.type !== AST_NODE_TYPES.TSPropertySignature || m.computed || m.key.type !== AST_NODE_TYPES.Identifier || m.key.name !== key) continue;
+    const kind = annotationKind(context, m.typeAnnotation?.typeAnnotation);
+    return kind && { kind: kind.kind, optional: kind.optional || m.optional === true };
+  }
+  return undefined;
+}
+
+/** SIGNAL_KEYS are the option names under which code passes an AbortSignal. */
+export const SIGNAL_KEYS = ["signal", "abortSignal"];
+
+/** SignalInfo is an AbortSignal a function receives, and the expression that reads it there. */
+export interface SignalInfo {
+  /** The expression to forward: `signal`, `options.signal`, `opts?.abortSignal`. */
+  text: string;
+  /** The function that receives it. */
+  fn: FunctionNode;
+}
+
+/**
+ * signalOf returns the AbortSignal `fn` receives, if any: a parameter typed (or annotated) `AbortSignal`, or
+ * unannotated and named `signal`/`abortSignal`; a destructured `{ signal }`/`{ abortSignal }`; or an options
+ * parameter whose `.signal`/`.abortSignal` the function reads. Optional signals count: forwarding `undefined`
+ * is fine.
+ */
+export function signalOf(
+  context: AnyContext,
+  info: TypeInfo | undefined,
+  fn: FunctionNode,
+): SignalInfo | undefined {
+  for (const param of realParams(fn.params)) {
+    const p = paramIdentifier(param);
+    if (p) {
+      const kind = paramKind(context, info, param, { byName: false });
+      if (kind?.kind === "signal") return { text: p.id.name, fn };
+      if (!kind && SIGNAL_KEYS.includes(p.id.name) && !p.id.typeAnnotation && (!info || isAnyType(info.services.getTypeAtLocation(p.id)))) {
+        return { text: p.id.name, fn };
+      }
+      continue;
+    }
+    const pattern = param.type === AST_NODE_TYPES.AssignmentPattern ? param.left : param;
+    if (pattern.type !== AST_NODE_TYPES.ObjectPattern) continue;
+    for (const { key, id } of patternBindings(pattern)) {
+      if (SIGNAL_KEYS.includes(key)) return { text: id.name, fn };
+    }
+  }
+  // An options parameter whose signal the function reads: `options.signal`, `opts?.abortSignal`.
+  for (const param of realParams(fn.params)) {
+    const p = paramIdentifier(param);
+    if (!p) continue;
+    const variable = context.sourceCode.getDeclaredVariables(fn).find((v) => v.identifiers.includes(p.id));
+    for (const ref of variable?.references ?? []) {
+      const m = ref.identifier.parent;
+      if (
+        m?.type === AST_NODE_TYPES.MemberExpression &&
+        m.object === ref.identifier &&
+        !m.computed &&
+        m.property.type === AST_NODE_TYPES.Identifier &&
+        SIGNAL_KEYS.includes(m.property.name) &&
+        !(m.parent?.type === AST_NODE_TYPES.AssignmentExpression && m.parent.left === m)
+      ) {
+        return { text: `${p.id.name}${m.optional ? "?." : "."}${m.property.name}`, fn };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** SignalScope answers "which AbortSignal does this code already have?", as {@link CtxScope} does for a ctx. */
+export class SignalScope {
+  readonly #context: AnyContext;
+  readonly #info: TypeInfo | undefined;
+  readonly #byFunction = new WeakMap<FunctionNode, SignalInfo | null>();
+
+  constructor(context: AnyContext, info: TypeInfo | undefined) {
+    this.#context = context;
+    this.#info = info;
+  }
+
+  /** of returns the signal in scope at `node`, or undefined. */
+  of(node: TSESTree.Node): SignalInfo | undefined {
+    for (let n = node.parent; n; n = n.parent) {
+      if (!isFunction(n)) continue;
+      let found = this.#byFunction.get(n);
+      if (found === undefined) {
+        found = signalOf(this.#context, this.#info, n) ?? null;
+        this.#byFunction.set(n, found);
+      }
+      if (found) return found;
+    }
+    return undefined;
+  }
 }
 
 /**

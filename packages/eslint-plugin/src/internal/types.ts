@@ -12,19 +12,67 @@ export interface TypeInfo {
   packages: readonly string[];
 }
 
+// Per file (its SourceCode object): the answer of typeInfo, computed once for all rules.
+const typeInfoCache = new WeakMap<object, TypeInfo | null>();
+let warnedUnresolved = false;
+
+/**
+ * inSight reports whether a file's text mentions anything the type-aware checks look for: one of lifeline's
+ * packages, a Context or ctx, an AbortSignal or a signal. A file that mentions none of them cannot hold one
+ * except through an inferred type (`const c = makeThing()`), which the rules then do not see: a price paid so
+ * that type-checked linting of code that never touches cancellation costs next to nothing.
+ */
+export function inSight(text: string, packages: readonly string[]): boolean {
+  return packages.some((p) => text.includes(p)) || /Context|[cC]tx\b|AbortSignal|[sS]ignal\b/.test(text);
+}
+
 /**
  * typeInfo returns the type checker for this file, or undefined when ESLint runs without type information
- * (no `parserOptions.projectService`/`project`, or a parser other than typescript-eslint's). Every rule works
- * without it, on annotations and imports alone.
+ * (no `parserOptions.projectService`/`project`, or a parser other than typescript-eslint's), when the file has
+ * no Context or AbortSignal in sight ({@link inSight}), or when the file imports lifeline but its types do not
+ * resolve (package not built or not installed): then the rules fall back to annotations and imports, and the
+ * first such file prints one warning to stderr rather than the rules falling silent. Every rule works without it.
  */
 export function typeInfo(context: AnyContext): TypeInfo | undefined {
-  const services = context.sourceCode.parserServices as Partial<ParserServicesWithTypeInformation> | undefined;
+  const sourceCode = context.sourceCode;
+  const cached = typeInfoCache.get(sourceCode);
+  if (cached !== undefined) return cached ?? undefined;
+  const info = computeTypeInfo(context);
+  typeInfoCache.set(sourceCode, info ?? null);
+  return info;
+}
+
+function computeTypeInfo(context: AnyContext): TypeInfo | undefined {
+  const sourceCode = context.sourceCode;
+  const services = sourceCode.parserServices as Partial<ParserServicesWithTypeInformation> | undefined;
   if (!services?.program || !services.esTreeNodeToTSNodeMap) return undefined;
-  return {
+  const packages = corePackages(context);
+  if (!inSight(sourceCode.text, packages)) return undefined;
+  const info: TypeInfo = {
     services: services as ParserServicesWithTypeInformation,
     checker: services.program.getTypeChecker(),
-    packages: corePackages(context),
+    packages,
   };
+  for (const statement of sourceCode.ast.body) {
+    if (statement.type !== AST_NODE_TYPES.ImportDeclaration || !packages.includes(statement.source.value)) continue;
+    const tsNode = info.services.esTreeNodeToTSNodeMap.get(statement) as ts.ImportDeclaration;
+    if (info.checker.getSymbolAtLocation(tsNode.moduleSpecifier) !== undefined) continue;
+    if (!warnedUnresolved) {
+      warnedUnresolved = true;
+      console.warn(
+        `@lifeline/eslint-plugin: the types of "${statement.source.value}" do not resolve from ${context.filename} ` +
+          "(is the package installed and built?). Its rules fall back to annotations and imports in such files; " +
+          "context-first, no-stored-context and forward-context see less. This warning is printed once.",
+      );
+    }
+    return undefined;
+  }
+  return info;
+}
+
+/** resetUnresolvedWarning lets a test see the one-time warning again. Not part of the public API. */
+export function resetUnresolvedWarning(): void {
+  warnedUnresolved = false;
 }
 
 // Package names by directory: the nearest package.json's "name", or null when there is none.
