@@ -3,7 +3,7 @@
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import type ts from "typescript";
 import { corePackages, importedName, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
-import { CtxScope, SIGNAL_KEYS, SignalScope, isFunction } from "./params.js";
+import { CtxScope, SIGNAL_KEYS, SignalScope, contextParams, isFunction, signalOf, type FunctionNode } from "./params.js";
 import { classify, isAbortSignalType, typeInfo, type TypeInfo } from "./types.js";
 
 /** The message ids both rules report with. */
@@ -14,6 +14,7 @@ export type ForwardMessageIds =
   | "signalOption"
   | "afterEnd"
   | "endedSignal"
+  | "unused"
   | "suggestSignal"
   | "suggestSleep"
   | "suggestCtx"
@@ -60,13 +61,19 @@ export function createForward(
   context: Readonly<TSESLint.RuleContext<ForwardMessageIds, []>>,
   mode: "context" | "signal",
 ): TSESLint.RuleListener {
-  const info = typeInfo(context as AnyContext);
+  const info = typeInfo(context as AnyContext, mode);
   const ctxScope = new CtxScope(context as AnyContext, info);
   const signalScope = new SignalScope(context as AnyContext, info);
   const sourceCode = context.sourceCode;
   const core = corePackages(context as AnyContext);
   const handled = new WeakSet<TSESTree.Node>();
   const text = (n: TSESTree.Node): string => sourceCode.getText(n);
+  // Functions with a finding inside: an unused ctx/signal there is not reported again.
+  const reportedIn = new WeakSet<TSESTree.Node>();
+  const report = (descriptor: TSESLint.ReportDescriptor<ForwardMessageIds>): void => {
+    if ("node" in descriptor) for (let n: TSESTree.Node | undefined = descriptor.node as TSESTree.Node; n; n = n.parent) reportedIn.add(n);
+    context.report(descriptor);
+  };
 
   function carrierAt(node: TSESTree.Node): Carrier | undefined {
     if (mode === "context") {
@@ -147,7 +154,7 @@ export function createForward(
     }
     if (!info) return false;
     const type = info.checker.getNonNullableType(info.services.getTypeAtLocation(node));
-    return type.getSymbol()?.getName() === "Request";
+    return (type.isUnion() ? type.types : [type]).some((t) => t.getSymbol()?.getName() === "Request");
   }
 
   /**
@@ -300,7 +307,7 @@ export function createForward(
       const replacement = `${wc}(${ended.ctx}).signal`;
       suggest.push({ messageId: "suggestWithoutCancel", data: { replacement }, fix: (f) => f.replaceText(value, replacement) });
     }
-    context.report({ node, messageId: "endedSignal", data: { value: text(value), why: ended.why, ctx: ended.ctx ?? "" }, suggest });
+    report({ node, messageId: "endedSignal", data: { value: text(value), why: ended.why, ctx: ended.ctx ?? "" }, suggest });
   }
 
   // --- fetch ---------------------------------------------------------------------------------------------------
@@ -342,13 +349,13 @@ export function createForward(
       const signal = `${wc ?? "withoutCancel"}(${ended.ctx}).signal`;
       const suggest: TSESLint.ReportSuggestionArray<ForwardMessageIds> = [];
       if (wc) suggest.push(...signalSuggestion(input, init, signal, "suggestWithoutCancel", { replacement: signal }));
-      context.report({ node, messageId: "afterEnd", data: { ctx: ended.ctx, why: ended.why }, suggest });
+      report({ node, messageId: "afterEnd", data: { ctx: ended.ctx, why: ended.why }, suggest });
       return true;
     }
     const carrier = carrierAt(node);
     if (!carrier) return true;
     const data = { ctx: carrier.name, signal: carrier.signal };
-    context.report({ node, messageId: "fetchWithoutSignal", data, suggest: signalSuggestion(input, init, carrier.signal, "suggestSignal", data) });
+    report({ node, messageId: "fetchWithoutSignal", data, suggest: signalSuggestion(input, init, carrier.signal, "suggestSignal", data) });
     return true;
   }
 
@@ -418,7 +425,7 @@ export function createForward(
     if (sleep && found.only && ms && ms.type !== AST_NODE_TYPES.SpreadElement) {
       suggest.push({ messageId: "suggestSleep", data: { sleep, ctx: carrier.name }, fix: (f) => f.replaceText(node, `${sleep}(${carrier.name}, ${text(ms)})`) });
     }
-    context.report({ node, messageId: "timerWait", data: { ctx: carrier.name, signal: carrier.signal }, suggest });
+    report({ node, messageId: "timerWait", data: { ctx: carrier.name, signal: carrier.signal }, suggest });
   }
 
   function checkTimersPromises(node: TSESTree.CallExpression): boolean {
@@ -459,7 +466,7 @@ export function createForward(
     } else if (ms) {
       suggest.push({ messageId: "suggestSignal", data, fix: (f) => f.insertTextAfter(ms, `, undefined, { signal: ${carrier.signal} }`) });
     }
-    context.report({ node, messageId: "timerWait", data, suggest });
+    report({ node, messageId: "timerWait", data, suggest });
     return true;
   }
 
@@ -559,7 +566,7 @@ export function createForward(
         } else if (arg && arg.type !== AST_NODE_TYPES.SpreadElement) {
           suggest.push({ messageId: "suggestCtx", data, fix: (f) => f.replaceText(arg, argText) });
         }
-        context.report({ node, messageId: "notForwarded", data, suggest });
+        report({ node, messageId: "notForwarded", data, suggest });
         return;
       }
     }
@@ -590,9 +597,9 @@ export function createForward(
           prev && i === node.arguments.length
             ? [{ messageId: "suggestSignal", data, fix: (f) => f.insertTextAfter(prev, `, { ${key}: ${carrier.signal} }`) }]
             : [];
-        context.report({ node, messageId: "signalOption", data, suggest });
+        report({ node, messageId: "signalOption", data, suggest });
       } else if (arg.type === AST_NODE_TYPES.ObjectExpression) {
-        context.report({
+        report({
           node,
           messageId: "signalOption",
           data,
@@ -612,7 +619,52 @@ export function createForward(
     }
   }
 
+  // --- a ctx or signal received, never used, in a function that waits ------------------------------------------
+
+  const awaiting = new WeakSet<FunctionNode>();
+
+  function markAwait(node: TSESTree.Node): void {
+    for (let n = node.parent; n; n = n.parent) {
+      if (isFunction(n)) {
+        awaiting.add(n);
+        return;
+      }
+    }
+  }
+
+  /** isUsed reports whether a received ctx/signal is read anywhere (for an options object: its signal, or itself whole). */
+  function isUsed(fn: FunctionNode, id: TSESTree.Identifier, viaOptions: boolean): boolean {
+    const variable = sourceCode.getDeclaredVariables(fn).find((v) => v.identifiers.includes(id));
+    if (!variable) return true;
+    for (const ref of variable.references) {
+      if (ref.init || ref.identifier === id) continue;
+      if (!viaOptions) return true;
+      const m = ref.identifier.parent;
+      if (m?.type !== AST_NODE_TYPES.MemberExpression || m.object !== ref.identifier || m.computed) return true;
+      if (m.property.type === AST_NODE_TYPES.Identifier && SIGNAL_KEYS.includes(m.property.name)) return true;
+    }
+    return false;
+  }
+
+  function checkUnused(fn: FunctionNode): void {
+    if (!awaiting.has(fn) || reportedIn.has(fn)) return;
+    if (mode === "context") {
+      const ctx = contextParams(context as AnyContext, info, fn.params, { byName: true })[0];
+      if (ctx && !ctx.name.startsWith("_") && !isUsed(fn, ctx.id, false)) {
+        report({ node: ctx.id, messageId: "unused", data: { ctx: ctx.name, signal: `${ctx.name}.signal` } });
+      }
+      return;
+    }
+    const signal = signalOf(context as AnyContext, info, fn);
+    if (signal && !signal.id.name.startsWith("_") && !isUsed(fn, signal.id, signal.viaOptions)) {
+      report({ node: signal.id, messageId: "unused", data: { ctx: signal.text, signal: signal.text } });
+    }
+  }
+
   return {
+    AwaitExpression: markAwait,
+    "ForOfStatement[await=true]": markAwait,
+    ":function:exit": checkUnused,
     CallExpression(node) {
       if (checkFetch(node)) return;
       if (checkTimersPromises(node)) return;

@@ -34,6 +34,34 @@ export interface ParamOptions {
    * rules where a canvas `ctx` would be a false positive.
    */
   byName: boolean;
+  /**
+   * contextual: ask the checker about an unannotated parameter too (a callback's parameter typed by its callee,
+   * `go(ctx, async (c) => …)`). Off where only the author's own annotations matter (context-first): that saves
+   * the checker's work on every callback parameter of the file.
+   */
+  contextual?: boolean;
+}
+
+/**
+ * mayAlias reports whether an annotation can name a Context or an AbortSignal: a type reference, `typeof x`, an
+ * indexed access or import type, or a union/intersection with one. `string`, `number[]`, a literal or a function
+ * type cannot, so the checker is not asked about them.
+ */
+export function mayAlias(node: TSESTree.TypeNode): boolean {
+  switch (node.type) {
+    case AST_NODE_TYPES.TSTypeReference:
+    case AST_NODE_TYPES.TSTypeQuery:
+    case AST_NODE_TYPES.TSIndexedAccessType:
+    case AST_NODE_TYPES.TSImportType:
+    case AST_NODE_TYPES.TSConditionalType:
+    case AST_NODE_TYPES.TSTypeOperator:
+      return true;
+    case AST_NODE_TYPES.TSUnionType:
+    case AST_NODE_TYPES.TSIntersectionType:
+      return node.types.some(mayAlias);
+    default:
+      return false;
+  }
 }
 
 /** paramIdentifier returns the identifier a parameter declares, seen through defaults and `private` modifiers. */
@@ -64,10 +92,13 @@ export function paramKind(
   const annotation = id.typeAnnotation?.typeAnnotation;
   let kind: ContextKind | undefined;
   let untyped = annotation === undefined;
-  if (info) {
+  const ask = info !== undefined && (annotation === undefined ? options.contextual !== false || hasDefault : mayAlias(annotation));
+  if (info && ask) {
     const type = info.services.getTypeAtLocation(id);
     kind = classify(info, type);
     untyped = untyped && isAnyType(type);
+  } else if (info && annotation === undefined) {
+    kind = undefined;
   } else {
     kind = annotationKind(context, annotation);
   }
@@ -153,6 +184,41 @@ export interface SignalInfo {
   text: string;
   /** The function that receives it. */
   fn: FunctionNode;
+  /** The binding that holds it (`signal`), or the options parameter that holds it (`options`). */
+  id: TSESTree.Identifier;
+  /** Whether `id` is an options object with the signal in it rather than the signal itself. */
+  viaOptions: boolean;
+}
+
+/**
+ * Types whose `signal` is not a caller's cancellation handed in but part of the thing itself: a Request carries
+ * its signal to wherever it goes, an init object is on its way to fetch, a controller owns its signal.
+ */
+const OWN_SIGNAL_TYPES = new Set(["Request", "RequestInit", "AbortController", "Response"]);
+
+function receivedSignal(prop: import("typescript").Symbol): boolean {
+  return !(prop.declarations ?? []).some((d) => {
+    const owner = (d.parent as { name?: { getText?: () => string; escapedText?: string } } | undefined)?.name;
+    const name = owner?.escapedText ?? undefined;
+    return name !== undefined && OWN_SIGNAL_TYPES.has(String(name));
+  });
+}
+
+/** signalKeyOf returns the key under which an options type holds an AbortSignal (`signal`, `abortSignal`). */
+function signalKeyOf(info: TypeInfo, type: import("typescript").Type, at: import("typescript").Node): string | undefined {
+  const nonNull = info.checker.getNonNullableType(type);
+  if (isAnyType(nonNull)) return undefined;
+  const parts = nonNull.isUnion() ? nonNull.types : [nonNull];
+  for (const t of parts) {
+    if (classify(info, t)) return undefined;
+    for (const key of SIGNAL_KEYS) {
+      const prop = t.getProperty(key);
+      if (!prop || !receivedSignal(prop)) continue;
+      const pt = classify(info, info.checker.getTypeOfSymbolAtLocation(prop, at));
+      if (pt?.kind === "signal") return key;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -169,17 +235,17 @@ export function signalOf(
   for (const param of realParams(fn.params)) {
     const p = paramIdentifier(param);
     if (p) {
-      const kind = paramKind(context, info, param, { byName: false });
-      if (kind?.kind === "signal") return { text: p.id.name, fn };
+      const kind = paramKind(context, info, param, { byName: false, contextual: false });
+      if (kind?.kind === "signal") return { text: p.id.name, fn, id: p.id, viaOptions: false };
       if (!kind && SIGNAL_KEYS.includes(p.id.name) && !p.id.typeAnnotation && (!info || isAnyType(info.services.getTypeAtLocation(p.id)))) {
-        return { text: p.id.name, fn };
+        return { text: p.id.name, fn, id: p.id, viaOptions: false };
       }
       continue;
     }
     const pattern = param.type === AST_NODE_TYPES.AssignmentPattern ? param.left : param;
     if (pattern.type !== AST_NODE_TYPES.ObjectPattern) continue;
     for (const { key, id } of patternBindings(pattern)) {
-      if (SIGNAL_KEYS.includes(key)) return { text: id.name, fn };
+      if (SIGNAL_KEYS.includes(key)) return { text: id.name, fn, id, viaOptions: false };
     }
   }
   // An options parameter whose signal the function reads: `options.signal`, `opts?.abortSignal`.
@@ -197,8 +263,22 @@ export function signalOf(
         SIGNAL_KEYS.includes(m.property.name) &&
         !(m.parent?.type === AST_NODE_TYPES.AssignmentExpression && m.parent.left === m)
       ) {
-        return { text: `${p.id.name}${m.optional ? "?." : "."}${m.property.name}`, fn };
+        return { text: `${p.id.name}${m.optional ? "?." : "."}${m.property.name}`, fn, id: p.id, viaOptions: true };
       }
+    }
+  }
+  // With types: an options parameter whose type holds a signal (`options?: RequestOptions`), read or not.
+  if (info) {
+    for (const param of realParams(fn.params)) {
+      const p = paramIdentifier(param);
+      const annotation = p?.id.typeAnnotation?.typeAnnotation;
+      if (!p || !annotation || !mayAlias(annotation)) continue;
+      const tsNode = info.services.esTreeNodeToTSNodeMap.get(p.id);
+      const type = info.checker.getTypeAtLocation(tsNode);
+      const key = signalKeyOf(info, type, tsNode);
+      if (!key) continue;
+      const optional = p.hasDefault || p.id.optional === true || info.checker.getNonNullableType(type) !== type;
+      return { text: `${p.id.name}${optional ? "?." : "."}${key}`, fn, id: p.id, viaOptions: true };
     }
   }
   return undefined;

@@ -12,42 +12,52 @@ export interface TypeInfo {
   packages: readonly string[];
 }
 
-// Per file (its SourceCode object): the answer of typeInfo, computed once for all rules.
-const typeInfoCache = new WeakMap<object, TypeInfo | null>();
+// Per file (its SourceCode object) and need: the answer of typeInfo, computed once for all rules.
+const typeInfoCache = new WeakMap<object, { context?: TypeInfo | null; signal?: TypeInfo | null }>();
 let warnedUnresolved = false;
 
+/** Need says what a rule looks for with types: lifeline's Context (and Key), or an AbortSignal. */
+export type Need = "context" | "signal";
+
+const IN_SIGHT: Record<Need, RegExp> = {
+  context: /Context|[cC]tx\b/,
+  signal: /AbortSignal|AbortController|[sS]ignal\b/,
+};
+
 /**
- * inSight reports whether a file's text mentions anything the type-aware checks look for: one of lifeline's
- * packages, a Context or ctx, an AbortSignal or a signal. A file that mentions none of them cannot hold one
- * except through an inferred type (`const c = makeThing()`), which the rules then do not see: a price paid so
- * that type-checked linting of code that never touches cancellation costs next to nothing.
+ * inSight reports whether a file's text mentions what a rule looks for: one of lifeline's packages or a
+ * Context/ctx (`need: "context"`), an AbortSignal or a signal (`"signal"`). A file that mentions none cannot
+ * hold one except through an inferred type (`const c = makeThing()`), which the rules then do not see: the price
+ * paid so that type-checked linting of code that never touches cancellation costs next to nothing.
  */
-export function inSight(text: string, packages: readonly string[]): boolean {
-  return packages.some((p) => text.includes(p)) || /Context|[cC]tx\b|AbortSignal|[sS]ignal\b/.test(text);
+export function inSight(text: string, packages: readonly string[], need: Need): boolean {
+  return (need === "context" && packages.some((p) => text.includes(p))) || IN_SIGHT[need].test(text);
 }
 
 /**
  * typeInfo returns the type checker for this file, or undefined when ESLint runs without type information
  * (no `parserOptions.projectService`/`project`, or a parser other than typescript-eslint's), when the file has
- * no Context or AbortSignal in sight ({@link inSight}), or when the file imports lifeline but its types do not
+ * nothing the rule looks for in sight ({@link inSight}), or when the file imports lifeline but its types do not
  * resolve (package not built or not installed): then the rules fall back to annotations and imports, and the
  * first such file prints one warning to stderr rather than the rules falling silent. Every rule works without it.
  */
-export function typeInfo(context: AnyContext): TypeInfo | undefined {
+export function typeInfo(context: AnyContext, need: Need = "context"): TypeInfo | undefined {
   const sourceCode = context.sourceCode;
-  const cached = typeInfoCache.get(sourceCode);
-  if (cached !== undefined) return cached ?? undefined;
-  const info = computeTypeInfo(context);
-  typeInfoCache.set(sourceCode, info ?? null);
+  let cached = typeInfoCache.get(sourceCode);
+  if (!cached) typeInfoCache.set(sourceCode, (cached = {}));
+  const hit = cached[need];
+  if (hit !== undefined) return hit ?? undefined;
+  const info = computeTypeInfo(context, need);
+  cached[need] = info ?? null;
   return info;
 }
 
-function computeTypeInfo(context: AnyContext): TypeInfo | undefined {
+function computeTypeInfo(context: AnyContext, need: Need): TypeInfo | undefined {
   const sourceCode = context.sourceCode;
   const services = sourceCode.parserServices as Partial<ParserServicesWithTypeInformation> | undefined;
   if (!services?.program || !services.esTreeNodeToTSNodeMap) return undefined;
   const packages = corePackages(context);
-  if (!inSight(sourceCode.text, packages)) return undefined;
+  if (!inSight(sourceCode.text, packages, need)) return undefined;
   const info: TypeInfo = {
     services: services as ParserServicesWithTypeInformation,
     checker: services.program.getTypeChecker(),
@@ -67,7 +77,28 @@ function computeTypeInfo(context: AnyContext): TypeInfo | undefined {
     }
     return undefined;
   }
+  // No Context can exist in a program that contains none of lifeline's packages: skip the checker entirely.
+  if (need === "context" && !programHasCore(services.program, packages)) return undefined;
   return info;
+}
+
+const programsWithCore = new WeakMap<ts.Program, boolean>();
+
+function programHasCore(program: ts.Program, packages: readonly string[]): boolean {
+  let answer = programsWithCore.get(program);
+  if (answer === undefined) {
+    const dirs = new Set(program.getSourceFiles().map((f) => dirname(f.fileName)));
+    answer = false;
+    for (const dir of dirs) {
+      const name = packageNameOf(join(dir, "x.ts"));
+      if (name !== null && packages.includes(name)) {
+        answer = true;
+        break;
+      }
+    }
+    programsWithCore.set(program, answer);
+  }
+  return answer;
 }
 
 /** resetUnresolvedWarning lets a test see the one-time warning again. Not part of the public API. */

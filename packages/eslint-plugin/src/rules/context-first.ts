@@ -193,7 +193,7 @@ export const contextFirst = createRule<MessageIds, Options>({
       if (ambientOrCallbackType(node)) return;
       const params = realParams(node.params);
       const index = params.findIndex((p) => {
-        const kind = paramKind(context, info, p, { byName: false });
+        const kind = paramKind(context, info, p, { byName: false, contextual: false });
         return kind?.kind === "context" && !kind.optional;
       });
       if (index < 0) return;

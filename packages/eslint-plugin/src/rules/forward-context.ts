@@ -57,6 +57,10 @@ export const forwardContext = createRule<ForwardMessageIds, []>({
         "`{{value}}` has already aborted here ({{why}}), so this call fails at once: use `withoutCancel({{ctx}})` (keeps the values, not the cancellation), bounded with `withTimeout`. \"" +
         SEED_FORWARD_CONTEXT +
         "\"",
+      unused:
+        "`{{ctx}}` is received but never used, in a function that waits: nothing it awaits ends when the context does. Pass `{{ctx}}` (or `{{ctx}}.signal`) to what it awaits, or name it `_{{ctx}}` if the wait cannot be cancelled. \"" +
+        SEED_FORWARD_CONTEXT +
+        "\"",
       suggestSignal: "Pass `signal: {{ctx}}.signal`.",
       suggestSleep: "Use `{{sleep}}({{ctx}}, …)` (it rejects when the context ends).",
       suggestCtx: "Pass `{{arg}}`.",

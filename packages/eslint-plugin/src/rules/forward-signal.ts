@@ -53,6 +53,10 @@ export const forwardSignal = createRule<ForwardMessageIds, []>({
         "`{{value}}` has already aborted here ({{why}}), so this call fails at once: give it its own signal (e.g. `AbortSignal.timeout(ms)`). \"" +
         SEED_FORWARD_SIGNAL +
         "\"",
+      unused:
+        "`{{signal}}` is received but never read or passed on, in a function that waits: the caller's abort does not stop it. Pass it to what the function awaits (or prefix the parameter with `_` if the wait cannot be cancelled). \"" +
+        SEED_FORWARD_SIGNAL +
+        "\"",
       suggestSignal: "Pass `signal: {{signal}}`.",
       suggestSleep: "Use `{{sleep}}({{ctx}}, …)`.",
       suggestCtx: "Pass `{{arg}}`.",

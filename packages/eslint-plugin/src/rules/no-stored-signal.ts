@@ -36,7 +36,7 @@ export const noStoredSignal = createRule<"stored", []>({
   },
   defaultOptions: [],
   create(context) {
-    const info = typeInfo(context);
+    const info = typeInfo(context, "signal");
     const sourceCode = context.sourceCode;
 
     function enclosingFunction(node: TSESTree.Node): FunctionNode | undefined {
