@@ -1,6 +1,6 @@
 // Runs @lifeline/eslint-plugin over a real TypeScript codebase and measures what it costs.
 //
-//   node packages/eslint-plugin/bench/real-code.mjs <dir> [--glob 'src/**/*.ts'] [--runs 1] [--only typed|untyped]
+//   node packages/eslint-plugin/bench/real-code.mjs <dir> [--glob 'src/**/*.ts'] [--runs 1] [--only typed,untyped,checked]
 //
 // <dir> is a work tree of someone else's code (e.g. `git -C <mirror> archive HEAD | tar -x -C /tmp/x`); nothing is
 // written into it except `tsconfig.lifeline-bench.json`, a tsconfig over the linted files (the codebase's own may
@@ -11,7 +11,11 @@
 //   untyped        the same plus lifeline's `recommended` and `signals` configs
 //   typed-base     the same parser with type information (parserOptions.project) and the same rules as untyped-base
 //   typed          the same plus lifeline's `recommended-type-checked` and `signals-type-checked` configs
+//   checked-base   type information and typescript-eslint's recommendedTypeChecked rules (which use the checker)
+//   checked        the same plus lifeline's type-checked configs
 //
+// Times are the child's CPU time (user + system) around lintFiles, and its wall time; the machine this was
+// written on is shared, so CPU time is the figure to compare. The best of --runs is kept, per configuration.
 // It prints, per configuration, the wall time of ESLint's lintFiles (best of --runs), the number of files, of
 // rule crashes (a crash is an exception thrown by a rule; the file is then linted alone to name it) and of
 // parse errors; then every lifeline finding of the typed and untyped runs with its file, line and message.
@@ -38,19 +42,20 @@ function parseArgs(argv) {
   return args;
 }
 
-const CONFIGS = ["untyped-base", "untyped", "typed-base", "typed"];
+const CONFIGS = ["untyped-base", "untyped", "typed-base", "typed", "checked-base", "checked"];
 
 async function child(args) {
   const { ESLint } = await import("eslint");
   const tseslint = (await import("typescript-eslint")).default;
   const { default: lifeline } = await import("@lifeline/eslint-plugin");
   const name = args.child;
-  const typed = name.startsWith("typed");
+  const typed = name.startsWith("typed") || name.startsWith("checked");
+  const checked = name.startsWith("checked");
   const withPlugin = !name.endsWith("-base");
   const project = resolve(args.dir, "tsconfig.lifeline-bench.json");
   const config = [
     { ignores: ["**/node_modules/**", "**/dist/**", "**/*.d.ts"] },
-    ...tseslint.configs.recommended.map((c) => ({ ...c, files: ["**/*.ts", "**/*.mts", "**/*.cts"] })),
+    ...(checked ? tseslint.configs.recommendedTypeChecked : tseslint.configs.recommended).map((c) => ({ ...c, files: ["**/*.ts", "**/*.mts", "**/*.cts"] })),
     {
       files: ["**/*.ts", "**/*.mts", "**/*.cts"],
       languageOptions: {
@@ -72,6 +77,7 @@ async function child(args) {
   let results;
   let crashes = [];
   const start = performance.now();
+  const cpu0 = process.cpuUsage();
   try {
     results = await make().lintFiles(args.globs);
   } catch (error) {
@@ -79,6 +85,8 @@ async function child(args) {
     crashes.push({ file: "(whole run)", error: String(error?.stack ?? error).split("\n").slice(0, 3).join(" | ") });
   }
   const ms = performance.now() - start;
+  const cpu1 = process.cpuUsage(cpu0);
+  const cpuMs = (cpu1.user + cpu1.system) / 1000;
   if (!results) {
     // Find the files that crash, one by one: list the files with the base configuration, lint each alone.
     const base = config.slice(0, config.length - (withPlugin ? 2 : 0)).filter(Boolean);
@@ -103,7 +111,7 @@ async function child(args) {
       }
     }
   }
-  process.stdout.write(JSON.stringify({ name, ms, files: results.length, crashes, parseErrors, findings }));
+  process.stdout.write(JSON.stringify({ name, ms, cpuMs, files: results.length, crashes, parseErrors, findings }));
 }
 
 function run(args, name) {
@@ -135,24 +143,25 @@ async function main(args) {
       2,
     ),
   );
-  const names = CONFIGS.filter((n) => !args.only || n.startsWith(args.only));
+  const names = CONFIGS.filter((n) => !args.only || args.only.split(",").some((o) => n.startsWith(o)));
   const best = {};
   for (let r = 0; r < args.runs; r++) {
     for (const name of names) {
       const result = run(args, name);
-      if (!best[name] || result.ms < best[name].ms) best[name] = result;
+      if (!best[name] || result.cpuMs < best[name].cpuMs) best[name] = result;
     }
   }
   console.log(`# ${args.dir} (${args.globs.join(", ")}), best of ${args.runs}`);
-  console.log("config        ms       files  crashes  parse-errors  findings");
+  console.log("config        wall-ms   cpu-ms  files  crashes  parse-errors  findings");
   for (const name of names) {
     const b = best[name];
-    console.log(`${name.padEnd(13)} ${b.ms.toFixed(0).padStart(7)}  ${String(b.files).padStart(5)}  ${String(b.crashes.length).padStart(7)}  ${String(b.parseErrors).padStart(12)}  ${String(b.findings.length).padStart(8)}`);
+    console.log(`${name.padEnd(13)} ${b.ms.toFixed(0).padStart(7)}  ${b.cpuMs.toFixed(0).padStart(7)}  ${String(b.files).padStart(5)}  ${String(b.crashes.length).padStart(7)}  ${String(b.parseErrors).padStart(12)}  ${String(b.findings.length).padStart(8)}`);
     for (const c of b.crashes) console.log(`  crash: ${c.file}: ${c.error}`);
   }
-  for (const [with_, base] of [["untyped", "untyped-base"], ["typed", "typed-base"]]) {
+  for (const [with_, base] of [["untyped", "untyped-base"], ["typed", "typed-base"], ["checked", "checked-base"]]) {
     if (best[with_] && best[base]) {
-      console.log(`${with_}: +${(((best[with_].ms - best[base].ms) / best[base].ms) * 100).toFixed(1)}% over ${base}`);
+      const pct = (a, b) => `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(1)}%`;
+      console.log(`${with_}: cpu ${pct(best[with_].cpuMs, best[base].cpuMs)}, wall ${pct(best[with_].ms, best[base].ms)} over ${base}`);
     }
   }
   for (const name of ["typed", "untyped"]) {

@@ -207,6 +207,128 @@ export function register(fn: (req: Request, ctx: Context) => void) { return fn; 
     },
     `context-first (${label}, issue 14)`,
   );
+
+  // --- AbortSignal mode (configs.signals): code that does not use lifeline ----------------------------------
+
+  tester.run(
+    "forward-signal",
+    {
+      valid: [
+        { name: "accepts a signal parameter forwarded to fetch", code: `export async function get(url: string, signal: AbortSignal) { return fetch(url, { signal }); }` },
+        { name: "accepts `{ signal }` forwarded through an init built beforehand", code: `export async function get(url: string, { signal }: { signal?: AbortSignal } = {}) { const init: RequestInit = { method: "GET", signal }; return fetch(url, init); }` },
+        { name: "accepts `options.signal` forwarded through new Request", code: `export async function get(url: string, options: { signal?: AbortSignal; retries: number }) { const request = new Request(url, { signal: options.signal }); return fetch(request); }` },
+        { name: "accepts `{ abortSignal }` forwarded to timers/promises", code: `import { setTimeout as delay } from "node:timers/promises"; export async function wait({ abortSignal }: { abortSignal: AbortSignal }, ms: number) { await delay(ms, undefined, { signal: abortSignal }); }` },
+        { name: "accepts a function without a signal", code: `export async function get(url: string) { return fetch(url); }` },
+        { name: "accepts a signal combined with a timeout", code: `export async function get(url: string, signal: AbortSignal) { return fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) }); }` },
+        { name: "accepts a cleanup fetch in an 'abort' listener (nothing left to forward)", code: `export function watch(url: string, signal: AbortSignal) { signal.addEventListener("abort", () => { void fetch(url, { method: "DELETE" }); }); }` },
+        { name: "accepts a signal the function never waits with", code: `export function label(name: string, signal: AbortSignal) { return signal.aborted ? name + " (aborted)" : name; }` },
+        { name: "accepts an _-prefixed signal that cannot be used", code: `export async function f(_signal: AbortSignal, p: Promise<void>) { await p; }` },
+      ],
+      invalid: [
+        {
+          name: "reports a received signal not forwarded to fetch, and suggests it",
+          code: `export async function get(url: string, signal: AbortSignal) { return fetch(url); }`,
+          errors: [{ messageId: "fetchWithoutSignal", data: { signal: "signal" }, suggestions: [{ messageId: "suggestSignal", output: `export async function get(url: string, signal: AbortSignal) { return fetch(url, { signal: signal }); }` }] }],
+        },
+        {
+          name: "reports `options.signal` read but not given to fetch",
+          code: `export async function get(url: string, options: { signal?: AbortSignal }) { options.signal?.throwIfAborted(); return fetch(url, { method: "GET" }); }`,
+          errors: [{ messageId: "fetchWithoutSignal", data: { signal: "options.signal" }, suggestions: [{ messageId: "suggestSignal", output: `export async function get(url: string, options: { signal?: AbortSignal }) { options.signal?.throwIfAborted(); return fetch(url, { method: "GET", signal: options.signal }); }` }] }],
+        },
+        {
+          name: "reports `{ abortSignal }` not given to a timer wait",
+          code: `export async function poll({ abortSignal }: { abortSignal?: AbortSignal }, check: () => Promise<boolean>) { while (!(await check())) await new Promise((r) => setTimeout(r, 100)); return abortSignal; }`,
+          errors: [{ messageId: "timerWait", data: { signal: "abortSignal" }, suggestions: [] }],
+        },
+        {
+          name: "reports a signal received and never used in a function that waits",
+          code: `export async function poll(check: () => Promise<boolean>, signal?: AbortSignal) { while (!(await check())) { /* spin */ } }`,
+          errors: [{ messageId: "unused", data: { signal: "signal" } }],
+        },
+        {
+          name: "reports a signal that already aborted given to a fetch in its 'abort' listener",
+          code: `export function watch(url: string, signal: AbortSignal) { signal.addEventListener("abort", () => { void fetch(url, { method: "DELETE", signal }); }); }`,
+          errors: [{ messageId: "endedSignal", data: { value: "signal", why: "an 'abort' listener runs once \`signal\` aborted" }, suggestions: [] }],
+        },
+        {
+          name: "reports controller.signal given to a fetch in the finally after controller.abort()",
+          code: `export async function run(url: string) { const controller = new AbortController(); try { await fetch(url, { signal: controller.signal }); } finally { controller.abort(); await fetch(url + "/done", { signal: controller.signal }); } }`,
+          errors: [{ messageId: "endedSignal", data: { value: "controller.signal", why: "\`controller.abort()\` aborted it" }, suggestions: [] }],
+        },
+      ],
+    },
+    `forward-signal (${label}, issue 14)`,
+  );
+
+  tester.run(
+    "no-stored-signal",
+    {
+      valid: [
+        { name: "accepts a constructor keeping the signal of the operation the object stands for", code: `export class Stream { #signal: AbortSignal; constructor(signal: AbortSignal) { this.#signal = signal; } get aborted() { return this.#signal.aborted; } }` },
+        { name: "accepts a signal the object makes itself", code: `export class Job { controller = new AbortController(); signal?: AbortSignal; start() { this.signal = this.controller.signal; } }` },
+        { name: "accepts a local options object", code: `export async function get(url: string, signal: AbortSignal) { const init: RequestInit = {}; init.signal = signal; return fetch(url, init); }` },
+      ],
+      invalid: [
+        {
+          name: "reports a method storing the caller's signal on the instance",
+          code: `export class Client { lastSignal?: AbortSignal; async get(url: string, options: { signal?: AbortSignal }) { this.lastSignal = options.signal; return fetch(url, { signal: options.signal }); } }`,
+          errors: [{ messageId: "stored", data: { target: "this.lastSignal", signal: "options.signal", owner: "the instance" } }],
+        },
+        {
+          name: "reports a signal stored in module state",
+          code: `const state: { signal?: AbortSignal } = {}; let current: AbortSignal | undefined; export function track(signal: AbortSignal) { state.signal = signal; current = signal; return current; }`,
+          errors: [
+            { messageId: "stored", data: { target: "state.signal", signal: "signal", owner: "the module's \`state\`" } },
+            { messageId: "stored", data: { target: "current", signal: "signal", owner: "the module" } },
+          ],
+        },
+      ],
+    },
+    `no-stored-signal (${label}, issue 14)`,
+  );
+
+  tester.run(
+    "no-signal-any-in-loop",
+    {
+      valid: [
+        { name: "accepts AbortSignal.any outside the loop", code: `export async function f(signal: AbortSignal, urls: string[]) { const s = AbortSignal.any([signal, AbortSignal.timeout(60_000)]); for (const u of urls) await fetch(u, { signal: s }); }` },
+        { name: "accepts sources made in the iteration", code: `export async function f(urls: string[]) { for (const u of urls) { const c = new AbortController(); await fetch(u, { signal: AbortSignal.any([c.signal, AbortSignal.timeout(1_000)]) }); } }` },
+      ],
+      invalid: [
+        {
+          name: "reports `AbortSignal.any` with a long-lived source in a loop (the platform leak)",
+          code: `export async function f(signal: AbortSignal, urls: string[]) { for (const u of urls) await fetch(u, { signal: AbortSignal.any([signal, AbortSignal.timeout(1_000)]) }); }`,
+          errors: [{ messageId: "anyInLoop", data: { source: "signal" } }],
+        },
+        {
+          name: "reports options.signal and this.controller.signal as sources",
+          code: `export class P { controller = new AbortController(); async run(options: { signal: AbortSignal }, n: number) { while (n-- > 0) { AbortSignal.any([options.signal]); AbortSignal.any([AbortSignal.timeout(1), this.controller.signal]); } } }`,
+          errors: [
+            { messageId: "anyInLoop", data: { source: "options.signal" } },
+            { messageId: "anyInLoop", data: { source: "this.controller.signal" } },
+          ],
+        },
+      ],
+    },
+    `no-signal-any-in-loop (${label}, issue 14)`,
+  );
+
+  tester.run(
+    "no-race-with-done",
+    {
+      valid: [
+        { name: "accepts a race of per-iteration promises (openai-node's retry timeout shape)", code: `export async function f(attempts: number, once: () => Promise<Response>) { for (let i = 0; i < attempts; i++) { const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timeout")), 1_000)); await Promise.race([once(), timeout]); } }` },
+      ],
+      invalid: [
+        {
+          name: "reports `Promise.race` against a long-lived promise in a loop, with a message for non-users",
+          code: `export async function pump(signal: AbortSignal, next: () => Promise<number>) { const aborted = new Promise<void>((r) => signal.addEventListener("abort", () => r(), { once: true })); for (;;) { const v = await Promise.race([next(), aborted]); if (v === undefined) return; } }`,
+          errors: [{ messageId: "raceInLoopPlatform", data: { method: "race", racer: "aborted" } }],
+        },
+      ],
+    },
+    `no-race-with-done (${label}, issue 14)`,
+  );
 }
 
 after(() => assertNoLeaks());
