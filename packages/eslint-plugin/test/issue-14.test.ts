@@ -248,12 +248,12 @@ export function register(fn: (req: Request, ctx: Context) => void) { return fn; 
         {
           name: "reports a signal that already aborted given to a fetch in its 'abort' listener",
           code: `export function watch(url: string, signal: AbortSignal) { signal.addEventListener("abort", () => { void fetch(url, { method: "DELETE", signal }); }); }`,
-          errors: [{ messageId: "endedSignal", data: { value: "signal", why: "an 'abort' listener runs once \`signal\` aborted" }, suggestions: [] }],
+          errors: [{ messageId: "endedSignal", data: { value: "signal", why: "an 'abort' listener runs once `signal` aborted" }, suggestions: [] }],
         },
         {
           name: "reports controller.signal given to a fetch in the finally after controller.abort()",
           code: `export async function run(url: string) { const controller = new AbortController(); try { await fetch(url, { signal: controller.signal }); } finally { controller.abort(); await fetch(url + "/done", { signal: controller.signal }); } }`,
-          errors: [{ messageId: "endedSignal", data: { value: "controller.signal", why: "\`controller.abort()\` aborted it" }, suggestions: [] }],
+          errors: [{ messageId: "endedSignal", data: { value: "controller.signal", why: "`controller.abort()` aborted it" }, suggestions: [] }],
         },
       ],
     },
@@ -278,7 +278,7 @@ export function register(fn: (req: Request, ctx: Context) => void) { return fn; 
           name: "reports a signal stored in module state",
           code: `const state: { signal?: AbortSignal } = {}; let current: AbortSignal | undefined; export function track(signal: AbortSignal) { state.signal = signal; current = signal; return current; }`,
           errors: [
-            { messageId: "stored", data: { target: "state.signal", signal: "signal", owner: "the module's \`state\`" } },
+            { messageId: "stored", data: { target: "state.signal", signal: "signal", owner: "the module's `state`" } },
             { messageId: "stored", data: { target: "current", signal: "signal", owner: "the module" } },
           ],
         },
