@@ -2,7 +2,7 @@
 // followed through the same values, with messages for lifeline's users and for everyone else.
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import type ts from "typescript";
-import { corePackages, importedName, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
+import { corePackages, importedName, importsFrom, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
 import { CtxScope, SIGNAL_KEYS, SignalScope, contextParams, isFunction, signalOf, type FunctionNode } from "./params.js";
 import { classify, isAbortSignalType, typeInfo, type TypeInfo } from "./types.js";
 
@@ -66,8 +66,16 @@ export function createForward(
   const signalScope = new SignalScope(context as AnyContext, info);
   const sourceCode = context.sourceCode;
   const core = corePackages(context as AnyContext);
+  // Without types, a ctx is only seen through an import from lifeline: none, nothing for forward-context to do.
+  if (mode === "context" && !info && !importsFrom(context as AnyContext, core)) return {};
   const handled = new WeakSet<TSESTree.Node>();
   const text = (n: TSESTree.Node): string => sourceCode.getText(n);
+  // The local names under which node:timers/promises' setTimeout is imported in this file.
+  const timerLocals = new Set<string>();
+  for (const s of sourceCode.ast.body) {
+    if (s.type !== AST_NODE_TYPES.ImportDeclaration || !TIMER_MODULES.includes(s.source.value)) continue;
+    for (const spec of s.specifiers) timerLocals.add(spec.local.name);
+  }
   // Functions with a finding inside: an unused ctx/signal there is not reported again.
   const reportedIn = new WeakSet<TSESTree.Node>();
   const report = (descriptor: TSESLint.ReportDescriptor<ForwardMessageIds>): void => {
@@ -430,6 +438,12 @@ export function createForward(
 
   function checkTimersPromises(node: TSESTree.CallExpression): boolean {
     const callee = node.callee;
+    // Cheap test first: only `setTimeout` or `x.setTimeout` (and a renamed import, seen by its origin) can be one.
+    if (callee.type === AST_NODE_TYPES.MemberExpression) {
+      if (callee.property.type !== AST_NODE_TYPES.Identifier || callee.property.name !== "setTimeout") return false;
+    } else if (callee.type !== AST_NODE_TYPES.Identifier || !timerLocals.has(callee.name)) {
+      return false;
+    }
     let name: string | undefined;
     if (callee.type === AST_NODE_TYPES.Identifier) {
       const origin = originOf(context as AnyContext, callee);

@@ -1,5 +1,6 @@
 import { AST_NODE_TYPES, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import type ts from "typescript";
+import { corePackages, importsFrom } from "../internal/imports.js";
 import { paramIdentifier, paramKind, realParams } from "../internal/params.js";
 import { createRule } from "../internal/rule.js";
 import { SEED_CONTEXT_FIRST } from "../internal/seeds.js";
@@ -73,6 +74,8 @@ export const contextFirst = createRule<MessageIds, Options>({
   defaultOptions: [{ namePattern: DEFAULT_NAME_PATTERN }],
   create(context, [options]) {
     const info = typeInfo(context);
+    // Without types, a Context is only seen through an import from lifeline: none, nothing to look at.
+    if (!info && !importsFrom(context, corePackages(context))) return {};
     const pattern = new RegExp(options.namePattern ?? DEFAULT_NAME_PATTERN, "u");
     const sourceCode = context.sourceCode;
 

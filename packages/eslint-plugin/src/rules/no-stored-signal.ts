@@ -38,6 +38,7 @@ export const noStoredSignal = createRule<"stored", []>({
   create(context) {
     const info = typeInfo(context, "signal");
     const sourceCode = context.sourceCode;
+    const signals = new WeakMap<FunctionNode, ReturnType<typeof signalOf> | null>();
 
     function enclosingFunction(node: TSESTree.Node): FunctionNode | undefined {
       for (let n = node.parent; n; n = n.parent) if (isFunction(n)) return n;
@@ -67,7 +68,8 @@ export const noStoredSignal = createRule<"stored", []>({
         if (node.operator !== "=") return;
         const fn = enclosingFunction(node);
         if (!fn) return;
-        const signal = signalOf(context, info, fn);
+        let signal = signals.get(fn);
+        if (signal === undefined) signals.set(fn, (signal = signalOf(context, info, fn) ?? null));
         if (!signal) return;
         const value = sourceCode.getText(node.right).replace(/\?\./g, ".");
         if (value !== signal.text.replace(/\?\./g, ".")) return;
