@@ -331,4 +331,36 @@ export function register(fn: (req: Request, ctx: Context) => void) { return fn; 
   );
 }
 
+// With types only: a signal-taking callee given the ended ctx's signal, and a call given the ctx whole (its values).
+typed().run(
+  "forward-context",
+  {
+    valid: [
+      {
+        name: "accepts an ended ctx passed for its values (a logger) in afterFunc's callback",
+        code: `${I}declare function log(ctx: Context, msg: string): void;\nexport function watch(ctx: Context) { afterFunc(ctx, () => log(ctx, "done")); }`,
+      },
+    ],
+    invalid: [
+      {
+        name: "reports ctx.signal given to a signal-first callee in afterFunc's callback, suggesting withoutCancel",
+        code: `${I}declare function query(signal: AbortSignal): Promise<void>;\nexport function watch(ctx: Context) { afterFunc(ctx, () => { void query(ctx.signal); }); }`,
+        errors: [
+          {
+            messageId: "endedSignal",
+            data: { value: "ctx.signal", ctx: "ctx", why: "`afterFunc` runs it once `ctx` is done" },
+            suggestions: [
+              {
+                messageId: "suggestWithoutCancel",
+                output: `${I}declare function query(signal: AbortSignal): Promise<void>;\nexport function watch(ctx: Context) { afterFunc(ctx, () => { void query(withoutCancel(ctx).signal); }); }`,
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  },
+  "forward-context (typed only, issue 14)",
+);
+
 after(() => assertNoLeaks());

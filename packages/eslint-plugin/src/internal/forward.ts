@@ -37,6 +37,8 @@ const CANCEL_FUNCTIONS = new Set([
  * `ctx.signal`), for forward-signal an AbortSignal (`name` and `signal` are the expression that reads it).
  */
 interface Carrier {
+  /** The binding that holds the ctx, the signal, or the options object with the signal. */
+  root: string;
   name: string;
   signal: string;
   /** The argument to pass where a callee wants a Context first, or undefined (forward-signal has none). */
@@ -86,10 +88,10 @@ export function createForward(
   function carrierAt(node: TSESTree.Node): Carrier | undefined {
     if (mode === "context") {
       const ctx = ctxScope.of(node);
-      return ctx && { name: ctx.name, signal: `${ctx.name}.signal`, context: ctx.name };
+      return ctx && { root: ctx.name, name: ctx.name, signal: `${ctx.name}.signal`, context: ctx.name };
     }
     const signal = signalScope.of(node);
-    return signal && { name: signal.text, signal: signal.text, context: undefined };
+    return signal && { root: signal.id.name, name: signal.text, signal: signal.text, context: undefined };
   }
 
   // --- Values, followed through variables -------------------------------------------------------------------
@@ -675,6 +677,19 @@ export function createForward(
     }
   }
 
+  /**
+   * typedCheckNeeded: the signature check (the costly part, one resolved signature per call) runs only for a
+   * call in reach of a ctx/signal whose arguments do not mention it (`post(path, { ...options })`, `f(ctx)` are
+   * given it), and for any call in code that runs after the end (where passing it is the mistake).
+   */
+  function typedCheckNeeded(node: TSESTree.CallExpression | TSESTree.NewExpression): boolean {
+    const carrier = carrierAt(node);
+    if (!carrier) return endedAt(node) !== undefined;
+    if (node.arguments.length === 0) return true;
+    const mention = new RegExp(`(?<![\\w$.])${carrier.root.replace(/\$/g, "\\$")}(?![\\w$])`);
+    return !node.arguments.some((a) => mention.test(text(a))) || endedAt(node) !== undefined;
+  }
+
   return {
     AwaitExpression: markAwait,
     "ForOfStatement[await=true]": markAwait,
@@ -682,11 +697,11 @@ export function createForward(
     CallExpression(node) {
       if (checkFetch(node)) return;
       if (checkTimersPromises(node)) return;
-      if (info && (carrierAt(node) || endedAt(node))) checkSignature(node, info);
+      if (info && typedCheckNeeded(node)) checkSignature(node, info);
     },
     NewExpression(node) {
       checkPromiseTimer(node);
-      if (info && (carrierAt(node) || endedAt(node))) checkSignature(node, info);
+      if (info && typedCheckNeeded(node)) checkSignature(node, info);
     },
   };
 }
