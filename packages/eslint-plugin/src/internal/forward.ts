@@ -3,7 +3,7 @@
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import type ts from "typescript";
 import { corePackages, importedName, importsFrom, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
-import { CtxScope, SIGNAL_KEYS, SignalScope, contextParams, isFunction, signalOf, type FunctionNode } from "./params.js";
+import { CtxScope, SIGNAL_KEYS, SignalScope, contextParams, isFunction, type FunctionNode } from "./params.js";
 import { classify, isAbortSignalType, typeInfo, type TypeInfo } from "./types.js";
 
 /** The message ids both rules report with. */
@@ -671,7 +671,7 @@ export function createForward(
       }
       return;
     }
-    const signal = signalOf(context as AnyContext, info, fn);
+    const signal = signalScope.own(fn);
     if (signal && !signal.id.name.startsWith("_") && !isUsed(fn, signal.id, signal.viaOptions)) {
       report({ node: signal.id, messageId: "unused", data: { ctx: signal.text, signal: signal.text } });
     }

@@ -204,19 +204,19 @@ function receivedSignal(prop: import("typescript").Symbol): boolean {
   });
 }
 
-/** signalKeyOf returns the key under which an options type holds an AbortSignal (`signal`, `abortSignal`). */
+/**
+ * signalKeyOf returns the key under which an options type holds an AbortSignal (`signal`, `abortSignal`). A
+ * union counts only when every member has the key (the checker's own union property): walking the members of a
+ * large union of request types one by one is what made type-checked linting slow.
+ */
 function signalKeyOf(info: TypeInfo, type: import("typescript").Type, at: import("typescript").Node): string | undefined {
   const nonNull = info.checker.getNonNullableType(type);
-  if (isAnyType(nonNull)) return undefined;
-  const parts = nonNull.isUnion() ? nonNull.types : [nonNull];
-  for (const t of parts) {
-    if (classify(info, t)) return undefined;
-    for (const key of SIGNAL_KEYS) {
-      const prop = t.getProperty(key);
-      if (!prop || !receivedSignal(prop)) continue;
-      const pt = classify(info, info.checker.getTypeOfSymbolAtLocation(prop, at));
-      if (pt?.kind === "signal") return key;
-    }
+  if (isAnyType(nonNull) || classify(info, nonNull)) return undefined;
+  for (const key of SIGNAL_KEYS) {
+    const prop = nonNull.getProperty(key);
+    if (!prop || !receivedSignal(prop)) continue;
+    const pt = classify(info, info.checker.getTypeOfSymbolAtLocation(prop, at));
+    if (pt?.kind === "signal") return key;
   }
   return undefined;
 }
@@ -293,6 +293,16 @@ export class SignalScope {
   constructor(context: AnyContext, info: TypeInfo | undefined) {
     this.#context = context;
     this.#info = info;
+  }
+
+  /** own returns the signal `fn` itself receives, or undefined. */
+  own(fn: FunctionNode): SignalInfo | undefined {
+    let found = this.#byFunction.get(fn);
+    if (found === undefined) {
+      found = signalOf(this.#context, this.#info, fn) ?? null;
+      this.#byFunction.set(fn, found);
+    }
+    return found ?? undefined;
   }
 
   /** of returns the signal in scope at `node`, or undefined. */

@@ -8,8 +8,9 @@ import { SEED_SIGNAL_ANY } from "../internal/seeds.js";
  * no-signal-any-in-loop reports `AbortSignal.any([…])` evaluated in a loop with a source that outlives the
  * iteration (a signal received from outside the loop: `signal`, `options.signal`, `this.controller.signal`).
  * Each call makes a new signal and registers it on every source; while the long-lived source has not aborted,
- * the loop adds one registration per iteration to it. Combine once, outside the loop, and derive per-iteration
- * signals from that. Not seen: a source array built elsewhere (`AbortSignal.any(sources)`).
+ * the loop adds one registration per iteration to it — the platform leak in shared/PITFALLS.md
+ * (nodejs/node#54614 and its regressions). Combine once, outside the loop, and derive per-iteration signals from
+ * that. Not seen: a source array built elsewhere (`AbortSignal.any(sources)`).
  */
 export const noSignalAnyInLoop = createRule<"anyInLoop", []>({
   name: "no-signal-any-in-loop",
