@@ -11,6 +11,7 @@
 //   untyped        the same plus lifeline's `recommended` and `signals` configs
 //   typed-base     the same parser with type information (parserOptions.project) and the same rules as untyped-base
 //   typed          the same plus lifeline's `recommended-type-checked` and `signals-type-checked` configs
+//   typed-recommended  typed-base plus `recommended-type-checked` alone (lifeline's rules, without the signals mode)
 //   checked-base   type information and typescript-eslint's recommendedTypeChecked rules (which use the checker)
 //   checked        the same plus lifeline's type-checked configs
 //
@@ -42,7 +43,7 @@ function parseArgs(argv) {
   return args;
 }
 
-const CONFIGS = ["untyped-base", "untyped", "typed-base", "typed", "checked-base", "checked"];
+const CONFIGS = ["untyped-base", "untyped", "typed-base", "typed", "typed-recommended", "checked-base", "checked"];
 
 async function child(args) {
   const { ESLint } = await import("eslint");
@@ -71,7 +72,7 @@ async function child(args) {
     const pick = ({ languageOptions: _, ...c }) => ({ ...c, files: ["**/*.ts", "**/*.mts", "**/*.cts"] });
     config.push(pick(typed ? lifeline.configs["recommended-type-checked"] : lifeline.configs.recommended));
     const signals = typed ? lifeline.configs["signals-type-checked"] : lifeline.configs.signals;
-    config.push(signals ? pick(signals) : undefined);
+    config.push(signals && name !== "typed-recommended" ? pick(signals) : undefined);
   }
   const make = () => new ESLint({ cwd: args.dir, overrideConfigFile: true, overrideConfig: config.filter(Boolean), allowInlineConfig: false });
   let results;
@@ -158,7 +159,7 @@ async function main(args) {
     console.log(`${name.padEnd(13)} ${b.ms.toFixed(0).padStart(7)}  ${b.cpuMs.toFixed(0).padStart(7)}  ${String(b.files).padStart(5)}  ${String(b.crashes.length).padStart(7)}  ${String(b.parseErrors).padStart(12)}  ${String(b.findings.length).padStart(8)}`);
     for (const c of b.crashes) console.log(`  crash: ${c.file}: ${c.error}`);
   }
-  for (const [with_, base] of [["untyped", "untyped-base"], ["typed", "typed-base"], ["checked", "checked-base"]]) {
+  for (const [with_, base] of [["untyped", "untyped-base"], ["typed", "typed-base"], ["typed-recommended", "typed-base"], ["checked", "checked-base"]]) {
     if (best[with_] && best[base]) {
       const pct = (a, b) => `${a >= b ? "+" : ""}${(((a - b) / b) * 100).toFixed(1)}%`;
       console.log(`${with_}: cpu ${pct(best[with_].cpuMs, best[base].cpuMs)}, wall ${pct(best[with_].ms, best[base].ms)} over ${base}`);
