@@ -222,6 +222,7 @@ export function register(fn: (req: Request, ctx: Context) => void) { return fn; 
         { name: "accepts a signal combined with a timeout", code: `export async function get(url: string, signal: AbortSignal) { return fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(5_000)]) }); }` },
         { name: "accepts a cleanup fetch in an 'abort' listener (nothing left to forward)", code: `export function watch(url: string, signal: AbortSignal) { signal.addEventListener("abort", () => { void fetch(url, { method: "DELETE" }); }); }` },
         { name: "accepts a signal the function never waits with", code: `export function label(name: string, signal: AbortSignal) { return signal.aborted ? name + " (aborted)" : name; }` },
+        { name: "accepts a Request or an AbortController parameter whose signal is read (their own, not received)", code: `export async function f(request: Request, controller: AbortController, url: string) { if (request.signal.aborted || controller.signal.aborted) return; await fetch(url, { method: "HEAD" }); }` },
         { name: "accepts an _-prefixed signal that cannot be used", code: `export async function f(_signal: AbortSignal, p: Promise<void>) { await p; }` },
       ],
       invalid: [

@@ -248,10 +248,15 @@ export function signalOf(
       if (SIGNAL_KEYS.includes(key)) return { text: id.name, fn, id, viaOptions: false };
     }
   }
-  // An options parameter whose signal the function reads: `options.signal`, `opts?.abortSignal`.
+  // An options parameter whose signal the function reads: `options.signal`, `opts?.abortSignal` — not a
+  // `request: Request` or a `controller: AbortController`, whose signal is their own.
   for (const param of realParams(fn.params)) {
     const p = paramIdentifier(param);
     if (!p) continue;
+    const ann = p.id.typeAnnotation?.typeAnnotation;
+    if (ann?.type === AST_NODE_TYPES.TSTypeReference && ann.typeName.type === AST_NODE_TYPES.Identifier && OWN_SIGNAL_TYPES.has(ann.typeName.name)) {
+      continue;
+    }
     const variable = context.sourceCode.getDeclaredVariables(fn).find((v) => v.identifiers.includes(p.id));
     for (const ref of variable?.references ?? []) {
       const m = ref.identifier.parent;
