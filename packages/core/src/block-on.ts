@@ -30,7 +30,7 @@ export function blockOn<T>(ctx: Context, what: string, promise: PromiseLike<T>):
   const wait = new Blocked<T>();
   // No ctx to end the wait (the caller settles it); ctx is only whose task and deadline the wait is about.
   wait.hold(ctx);
-  wait.park(undefined, what, taskOf(ctx)); // eslint-disable-line lifeline/forward-context
+  wait.park(undefined, what, taskOf(ctx));
   // An installed virtual clock hears that a task waits on the outside world (a thread, a process), not on time.
   const c = clock;
   c.outside?.(1);

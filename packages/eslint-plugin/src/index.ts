@@ -6,6 +6,9 @@ import { lostCancel } from "./rules/lost-cancel.js";
 import { noBackgroundInRequest } from "./rules/no-background-in-request.js";
 import { noRaceWithDone } from "./rules/no-race-with-done.js";
 import { noStoredContext } from "./rules/no-stored-context.js";
+import { forwardSignal } from "./rules/forward-signal.js";
+import { noSignalAnyInLoop } from "./rules/no-signal-any-in-loop.js";
+import { noStoredSignal } from "./rules/no-stored-signal.js";
 import { valueKey } from "./rules/value-key.js";
 
 export type { LifelineDocs, LifelineRule } from "./internal/rule.js";
@@ -22,6 +25,9 @@ export const rules = {
   "no-background-in-request": noBackgroundInRequest,
   "no-race-with-done": noRaceWithDone,
   "value-key": valueKey,
+  "forward-signal": forwardSignal,
+  "no-stored-signal": noStoredSignal,
+  "no-signal-any-in-loop": noSignalAnyInLoop,
 } satisfies Record<string, TSESLint.RuleModule<string, readonly unknown[], unknown>>;
 
 /** RuleName is the name of one of the plugin's rules, without the `lifeline/` prefix. */
@@ -30,9 +36,10 @@ export type RuleName = keyof typeof rules;
 /** Configs are the shareable flat configs this plugin ships. */
 export interface Configs {
   /**
-   * recommended registers the plugin as `lifeline` and turns every rule on at "error". Every rule works
-   * without type information; with it (see `recommended-type-checked`) context-first, no-stored-context,
-   * forward-context and value-key see through aliases, and forward-context checks each call's signature.
+   * recommended registers the plugin as `lifeline` and turns lifeline's rules on at "error" ({@link LIFELINE_RULES}).
+   * Every rule works without type information; with it (see `recommended-type-checked`) context-first,
+   * no-stored-context, no-background-in-request, value-key and forward-context see through aliases and
+   * inference, and forward-context checks each call's signature.
    */
   recommended: TSESLint.FlatConfig.Config;
   /**
@@ -40,6 +47,18 @@ export interface Configs {
    * type information. Set `tsconfigRootDir` beside it, and apply it to files a tsconfig includes.
    */
   "recommended-type-checked": TSESLint.FlatConfig.Config;
+  /** warn is `recommended` at "warn": for turning the plugin on in a codebase that has findings to work through. */
+  warn: TSESLint.FlatConfig.Config;
+  /** warn-type-checked is `recommended-type-checked` at "warn". */
+  "warn-type-checked": TSESLint.FlatConfig.Config;
+  /**
+   * signals is the AbortSignal mode, for code with or without lifeline ({@link SIGNAL_RULES}, at "error"):
+   * forward-signal, no-stored-signal, no-race-with-done and no-signal-any-in-loop. Its messages prescribe only
+   * the platform's API.
+   */
+  signals: TSESLint.FlatConfig.Config;
+  /** signals-type-checked is `signals` plus `parserOptions.projectService: true`. */
+  "signals-type-checked": TSESLint.FlatConfig.Config;
 }
 
 /** Plugin is the shape of the default export: ESLint's plugin object with its configs. */
@@ -49,9 +68,23 @@ export interface Plugin {
   configs: Configs;
 }
 
-const ruleLevels = Object.fromEntries(
-  Object.keys(rules).map((name) => [`lifeline/${name}`, "error"]),
-) as TSESLint.FlatConfig.Rules;
+/** LIFELINE_RULES are the rules of `recommended`: lifeline's discipline for code that uses its Context. */
+export const LIFELINE_RULES: readonly RuleName[] = [
+  "lost-cancel",
+  "context-first",
+  "no-stored-context",
+  "forward-context",
+  "no-background-in-request",
+  "no-race-with-done",
+  "value-key",
+];
+
+/** SIGNAL_RULES are the rules of `signals`: the same discipline for an AbortSignal, lifeline or not. */
+export const SIGNAL_RULES: readonly RuleName[] = ["forward-signal", "no-stored-signal", "no-race-with-done", "no-signal-any-in-loop"];
+
+function levels(names: readonly RuleName[], level: "error" | "warn"): TSESLint.FlatConfig.Rules {
+  return Object.fromEntries(names.map((name) => [`lifeline/${name}`, level])) as TSESLint.FlatConfig.Rules;
+}
 
 const plugin: Plugin = {
   meta: { name: "@lifeline/eslint-plugin", version: "0.1.0" },
@@ -59,17 +92,28 @@ const plugin: Plugin = {
   configs: {} as Configs,
 };
 
-plugin.configs.recommended = {
-  name: "lifeline/recommended",
-  plugins: { lifeline: plugin as unknown as TSESLint.FlatConfig.Plugin },
-  rules: ruleLevels,
-};
-
+const typed = { parserOptions: { projectService: true } };
+const self = { lifeline: plugin as unknown as TSESLint.FlatConfig.Plugin };
+plugin.configs.recommended = { name: "lifeline/recommended", plugins: self, rules: levels(LIFELINE_RULES, "error") };
 plugin.configs["recommended-type-checked"] = {
   name: "lifeline/recommended-type-checked",
-  plugins: { lifeline: plugin as unknown as TSESLint.FlatConfig.Plugin },
-  languageOptions: { parserOptions: { projectService: true } },
-  rules: ruleLevels,
+  plugins: self,
+  languageOptions: typed,
+  rules: levels(LIFELINE_RULES, "error"),
+};
+plugin.configs.warn = { name: "lifeline/warn", plugins: self, rules: levels(LIFELINE_RULES, "warn") };
+plugin.configs["warn-type-checked"] = {
+  name: "lifeline/warn-type-checked",
+  plugins: self,
+  languageOptions: typed,
+  rules: levels(LIFELINE_RULES, "warn"),
+};
+plugin.configs.signals = { name: "lifeline/signals", plugins: self, rules: levels(SIGNAL_RULES, "error") };
+plugin.configs["signals-type-checked"] = {
+  name: "lifeline/signals-type-checked",
+  plugins: self,
+  languageOptions: typed,
+  rules: levels(SIGNAL_RULES, "error"),
 };
 
 /**

@@ -118,7 +118,7 @@ typed().run(
       {
         name: "reports a promise-returning call whose options accept a signal, given none",
         code: `${I}import { once, EventEmitter } from "node:events"; export async function f(ctx: Context, e: EventEmitter) { return once(e, "x"); }`,
-        errors: [{ messageId: "signalOption", data: { callee: "once", ctx: "ctx" }, suggestions: [{ messageId: "suggestSignal", output: `${I}import { once, EventEmitter } from "node:events"; export async function f(ctx: Context, e: EventEmitter) { return once(e, "x", { signal: ctx.signal }); }` }] }],
+        errors: [{ messageId: "signalOption", data: { callee: "once", ctx: "ctx", key: "signal" }, suggestions: [{ messageId: "suggestSignal", output: `${I}import { once, EventEmitter } from "node:events"; export async function f(ctx: Context, e: EventEmitter) { return once(e, "x", { signal: ctx.signal }); }` }] }],
       },
       {
         name: "reports fetch given an init object typed without a signal",

@@ -4,14 +4,27 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ESLint, type Linter } from "eslint";
 import tseslint from "typescript-eslint";
-import lifeline from "@lifeline/eslint-plugin";
+import lifeline, { LIFELINE_RULES, SIGNAL_RULES } from "@lifeline/eslint-plugin";
 import { fixtures } from "./rule-tester.js";
 
-const names = Object.keys(lifeline.rules);
+const all = Object.keys(lifeline.rules);
+const names: string[] = [...LIFELINE_RULES];
 
 describe("@lifeline/eslint-plugin", () => {
-  it("has the seven rules of issue 6", () => {
-    assert.deepEqual(names.sort(), [
+  it("has the seven rules of issue 6 and the three of the AbortSignal mode (issue 14)", () => {
+    assert.deepEqual([...all].sort(), [
+      "context-first",
+      "forward-context",
+      "forward-signal",
+      "lost-cancel",
+      "no-background-in-request",
+      "no-race-with-done",
+      "no-signal-any-in-loop",
+      "no-stored-context",
+      "no-stored-signal",
+      "value-key",
+    ]);
+    assert.deepEqual([...names].sort(), [
       "context-first",
       "forward-context",
       "lost-cancel",
@@ -23,7 +36,7 @@ describe("@lifeline/eslint-plugin", () => {
   });
 
   it("documents every rule and quotes its seed sentence in every message it reports", () => {
-    for (const [name, rule] of Object.entries(lifeline.rules)) {
+    for (const [name, rule] of Object.entries(lifeline.rules) as [string, (typeof lifeline.rules)[keyof typeof lifeline.rules]][]) {
       const docs = rule.meta.docs;
       assert.ok(docs.description.length > 0, `${name}: description`);
       assert.ok(docs.seed.length > 0, `${name}: seed`);
@@ -40,6 +53,24 @@ describe("@lifeline/eslint-plugin", () => {
     assert.equal(config.plugins?.["lifeline"], lifeline);
     assert.deepEqual(config.rules, Object.fromEntries(names.map((n) => [`lifeline/${n}`, "error"])));
     assert.equal(config.languageOptions, undefined);
+  });
+
+  it("warn and warn-type-checked are the same rules at warn; signals turns on the AbortSignal rules", () => {
+    assert.deepEqual(lifeline.configs.warn.rules, Object.fromEntries(names.map((n) => [`lifeline/${n}`, "warn"])));
+    assert.deepEqual(lifeline.configs["warn-type-checked"].rules, lifeline.configs.warn.rules);
+    assert.deepEqual(lifeline.configs["warn-type-checked"].languageOptions?.parserOptions, { projectService: true });
+    assert.deepEqual(lifeline.configs.signals.rules, Object.fromEntries(SIGNAL_RULES.map((n) => [`lifeline/${n}`, "error"])));
+    assert.deepEqual(lifeline.configs["signals-type-checked"].rules, lifeline.configs.signals.rules);
+    assert.deepEqual(lifeline.configs["signals-type-checked"].languageOptions?.parserOptions, { projectService: true });
+    assert.equal(lifeline.configs.signals.plugins?.["lifeline"], lifeline);
+    // The AbortSignal mode's messages do not prescribe lifeline's API to code that does not use it.
+    for (const name of SIGNAL_RULES) {
+      const messages: Record<string, string> = lifeline.rules[name].meta.messages;
+      const own = name === "no-race-with-done" ? { m: messages["raceInLoopPlatform"] ?? "" } : messages;
+      for (const [id, text] of Object.entries(own)) {
+        assert.doesNotMatch(text, /select\(|recv\(|ctx\.done|withoutCancel|sleep\(/, `${name}/${id}`);
+      }
+    }
   });
 
   it("recommended-type-checked adds the project service", () => {

@@ -4,9 +4,13 @@ import { ESLintUtils, type TSESLint } from "@typescript-eslint/utils";
 export interface LifelineDocs {
   /** One line: what the rule reports. */
   description: string;
-  /** The sentence from the seeds (or shared/PITFALLS.md) that the rule enforces. */
+  /**
+   * The sentence the rule enforces: from the seeds (or shared/PITFALLS.md) for lifeline's rules; for the
+   * AbortSignal mode's rules (forward-signal, no-stored-signal, no-signal-any-in-loop), a one-line statement of
+   * their discipline in the platform's terms.
+   */
   seed: string;
-  /** Whether `configs.recommended` turns the rule on (all of them do). */
+  /** Whether one of the plugin's error-level configs turns the rule on (`recommended` or `signals`: all do). */
   recommended: boolean;
   /**
    * Whether the rule needs type information. None does: each works from imports and annotations and gets

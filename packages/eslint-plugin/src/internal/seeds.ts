@@ -19,3 +19,11 @@ export const SEED_NO_BACKGROUND =
 export const SEED_NO_RACE = "Use select with ctx.Done() whenever you block.";
 /** Seed 001: value-key. */
 export const SEED_VALUE_KEY = "Never use string or int keys for context values. They collide too easily.";
+/** forward-signal: the same discipline in the platform's terms, for code that does not use lifeline. */
+export const SEED_FORWARD_SIGNAL = "A signal that is received and not passed on cancels nothing.";
+/** no-stored-signal. */
+export const SEED_NO_STORED_SIGNAL = "A signal belongs to one operation; an object that outlives it must not keep it.";
+/** no-signal-any-in-loop. */
+export const SEED_SIGNAL_ANY = "Every AbortSignal.any() registers on each source until the source is collected or aborts.";
+/** no-race-with-done, for code that does not use lifeline. */
+export const SEED_NO_RACE_PLATFORM = "A promise that outlives the loop keeps every reaction raced against it.";

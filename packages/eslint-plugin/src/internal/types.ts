@@ -12,19 +12,98 @@ export interface TypeInfo {
   packages: readonly string[];
 }
 
+// Per file (its SourceCode object) and need: the answer of typeInfo, computed once for all rules.
+const typeInfoCache = new WeakMap<object, { context?: TypeInfo | null; signal?: TypeInfo | null }>();
+let warnedUnresolved = false;
+
+/** Need says what a rule looks for with types: lifeline's Context (and Key), or an AbortSignal. */
+export type Need = "context" | "signal";
+
+const IN_SIGHT: Record<Need, RegExp> = {
+  context: /Context|[cC]tx\b/,
+  signal: /AbortSignal|AbortController|[sS]ignal\b/,
+};
+
+/**
+ * inSight reports whether a file's text mentions what a rule looks for: one of lifeline's packages or a
+ * Context/ctx (`need: "context"`), an AbortSignal or a signal (`"signal"`). A file that mentions none cannot
+ * hold one except through an inferred type (`const c = makeThing()`), which the rules then do not see: the price
+ * paid so that type-checked linting of code that never touches cancellation costs next to nothing.
+ */
+export function inSight(text: string, packages: readonly string[], need: Need): boolean {
+  return (need === "context" && packages.some((p) => text.includes(p))) || IN_SIGHT[need].test(text);
+}
+
 /**
  * typeInfo returns the type checker for this file, or undefined when ESLint runs without type information
- * (no `parserOptions.projectService`/`project`, or a parser other than typescript-eslint's). Every rule works
- * without it, on annotations and imports alone.
+ * (no `parserOptions.projectService`/`project`, or a parser other than typescript-eslint's), when the file has
+ * nothing the rule looks for in sight ({@link inSight}), or when the file imports lifeline but its types do not
+ * resolve (package not built or not installed): then the rules fall back to annotations and imports, and the
+ * first such file prints one warning to stderr rather than the rules falling silent. Every rule works without it.
  */
-export function typeInfo(context: AnyContext): TypeInfo | undefined {
-  const services = context.sourceCode.parserServices as Partial<ParserServicesWithTypeInformation> | undefined;
+export function typeInfo(context: AnyContext, need: Need = "context"): TypeInfo | undefined {
+  const sourceCode = context.sourceCode;
+  let cached = typeInfoCache.get(sourceCode);
+  if (!cached) typeInfoCache.set(sourceCode, (cached = {}));
+  const hit = cached[need];
+  if (hit !== undefined) return hit ?? undefined;
+  const info = computeTypeInfo(context, need);
+  cached[need] = info ?? null;
+  return info;
+}
+
+function computeTypeInfo(context: AnyContext, need: Need): TypeInfo | undefined {
+  const sourceCode = context.sourceCode;
+  const services = sourceCode.parserServices as Partial<ParserServicesWithTypeInformation> | undefined;
   if (!services?.program || !services.esTreeNodeToTSNodeMap) return undefined;
-  return {
+  const packages = corePackages(context);
+  if (!inSight(sourceCode.text, packages, need)) return undefined;
+  const info: TypeInfo = {
     services: services as ParserServicesWithTypeInformation,
     checker: services.program.getTypeChecker(),
-    packages: corePackages(context),
+    packages,
   };
+  for (const statement of sourceCode.ast.body) {
+    if (statement.type !== AST_NODE_TYPES.ImportDeclaration || !packages.includes(statement.source.value)) continue;
+    const tsNode = info.services.esTreeNodeToTSNodeMap.get(statement) as ts.ImportDeclaration;
+    if (info.checker.getSymbolAtLocation(tsNode.moduleSpecifier) !== undefined) continue;
+    if (!warnedUnresolved) {
+      warnedUnresolved = true;
+      console.warn(
+        `@lifeline/eslint-plugin: the types of "${statement.source.value}" do not resolve from ${context.filename} ` +
+          "(is the package installed and built?). Its rules fall back to annotations and imports in such files; " +
+          "context-first, no-stored-context and forward-context see less. This warning is printed once.",
+      );
+    }
+    return undefined;
+  }
+  // No Context can exist in a program that contains none of lifeline's packages: skip the checker entirely.
+  if (need === "context" && !programHasCore(services.program, packages)) return undefined;
+  return info;
+}
+
+const programsWithCore = new WeakMap<ts.Program, boolean>();
+
+function programHasCore(program: ts.Program, packages: readonly string[]): boolean {
+  let answer = programsWithCore.get(program);
+  if (answer === undefined) {
+    const dirs = new Set(program.getSourceFiles().map((f) => dirname(f.fileName)));
+    answer = false;
+    for (const dir of dirs) {
+      const name = packageNameOf(join(dir, "x.ts"));
+      if (name !== null && packages.includes(name)) {
+        answer = true;
+        break;
+      }
+    }
+    programsWithCore.set(program, answer);
+  }
+  return answer;
+}
+
+/** resetUnresolvedWarning lets a test see the one-time warning again. Not part of the public API. */
+export function resetUnresolvedWarning(): void {
+  warnedUnresolved = false;
 }
 
 // Package names by directory: the nearest package.json's "name", or null when there is none.

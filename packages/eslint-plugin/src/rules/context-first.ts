@@ -1,4 +1,6 @@
 import { AST_NODE_TYPES, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
+import type ts from "typescript";
+import { corePackages, importsFrom } from "../internal/imports.js";
 import { paramIdentifier, paramKind, realParams } from "../internal/params.js";
 import { createRule } from "../internal/rule.js";
 import { SEED_CONTEXT_FIRST } from "../internal/seeds.js";
@@ -72,6 +74,8 @@ export const contextFirst = createRule<MessageIds, Options>({
   defaultOptions: [{ namePattern: DEFAULT_NAME_PATTERN }],
   create(context, [options]) {
     const info = typeInfo(context);
+    // Without types, a Context is only seen through an import from lifeline: none, nothing to look at.
+    if (!info && !importsFrom(context, corePackages(context))) return {};
     const pattern = new RegExp(options.namePattern ?? DEFAULT_NAME_PATTERN, "u");
     const sourceCode = context.sourceCode;
 
@@ -134,17 +138,72 @@ export const contextFirst = createRule<MessageIds, Options>({
       ];
     }
 
+    /**
+     * ambientOrCallbackType: a function type in a declaration (`declare`, a .d.ts file) describes someone else's
+     * signature, and a function type that is a parameter's type describes the callback a callee will call:
+     * neither is a signature whose order the author of this line chooses.
+     */
+    function ambientOrCallbackType(node: Signature): boolean {
+      if (context.filename.endsWith(".d.ts") || context.filename.endsWith(".d.mts") || context.filename.endsWith(".d.cts")) return true;
+      const isType =
+        node.type === AST_NODE_TYPES.TSFunctionType ||
+        node.type === AST_NODE_TYPES.TSConstructorType ||
+        node.type === AST_NODE_TYPES.TSCallSignatureDeclaration ||
+        node.type === AST_NODE_TYPES.TSConstructSignatureDeclaration;
+      for (let n: TSESTree.Node | undefined = node.parent; n; n = n.parent) {
+        if ("declare" in n && n.declare === true) return true;
+        if (isType && n.type === AST_NODE_TYPES.TSTypeAnnotation && n.parent && isParameterLike(n.parent)) return true;
+      }
+      return false;
+    }
+
+    /**
+     * passedByName reports whether a named function is handed, by name, to a callee (`app.get("/", handler)`):
+     * then the callee's parameter type fixes the order. With types, only when that parameter is a function type
+     * (the contextual type of the argument has a call signature); without, any such use counts.
+     */
+    function passedByName(node: Signature): boolean {
+      let id: TSESTree.Identifier | undefined;
+      let declared: TSESTree.Node = node;
+      if (node.type === AST_NODE_TYPES.FunctionDeclaration && node.id) id = node.id;
+      else if (
+        (node.type === AST_NODE_TYPES.FunctionExpression || node.type === AST_NODE_TYPES.ArrowFunctionExpression) &&
+        node.parent?.type === AST_NODE_TYPES.VariableDeclarator &&
+        node.parent.id.type === AST_NODE_TYPES.Identifier
+      ) {
+        id = node.parent.id;
+        declared = node.parent.parent;
+      }
+      if (!id) return false;
+      const variable = sourceCode.getDeclaredVariables(declared).find((v) => v.identifiers.includes(id));
+      for (const ref of variable?.references ?? []) {
+        const parent = ref.identifier.parent;
+        if (
+          (parent?.type !== AST_NODE_TYPES.CallExpression && parent?.type !== AST_NODE_TYPES.NewExpression) ||
+          !parent.arguments.includes(ref.identifier as TSESTree.Identifier)
+        ) {
+          continue;
+        }
+        if (!info) return true;
+        const tsNode = info.services.esTreeNodeToTSNodeMap.get(ref.identifier);
+        const contextual = info.checker.getContextualType(tsNode as ts.Expression);
+        if (contextual && info.checker.getNonNullableType(contextual).getCallSignatures().length > 0) return true;
+      }
+      return false;
+    }
+
     function check(node: Signature): void {
+      if (ambientOrCallbackType(node)) return;
       const params = realParams(node.params);
       const index = params.findIndex((p) => {
-        const kind = paramKind(context, info, p, { byName: false });
+        const kind = paramKind(context, info, p, { byName: false, contextual: false });
         return kind?.kind === "context" && !kind.optional;
       });
       if (index < 0) return;
       const p = paramIdentifier(params[index]!);
       if (!p) return;
       if (index > 0) {
-        if (isCallback(node)) return;
+        if (isCallback(node) || passedByName(node)) return;
         context.report({
           node: params[index]!,
           messageId: "notFirst",
@@ -175,6 +234,22 @@ export const contextFirst = createRule<MessageIds, Options>({
     };
   },
 });
+
+function isParameterLike(node: TSESTree.Node): boolean {
+  return (
+    node.type === AST_NODE_TYPES.Identifier ||
+    node.type === AST_NODE_TYPES.ObjectPattern ||
+    node.type === AST_NODE_TYPES.ArrayPattern ||
+    node.type === AST_NODE_TYPES.RestElement
+  ) && node.parent !== undefined && node.parent.type !== AST_NODE_TYPES.VariableDeclarator && isInParams(node);
+}
+
+function isInParams(node: TSESTree.Node): boolean {
+  let n: TSESTree.Node = node;
+  if (n.parent?.type === AST_NODE_TYPES.AssignmentPattern || n.parent?.type === AST_NODE_TYPES.TSParameterProperty) n = n.parent;
+  const parent = n.parent;
+  return parent !== undefined && "params" in parent && Array.isArray(parent.params) && (parent.params as TSESTree.Node[]).includes(n);
+}
 
 /** nameRange is the range of an identifier's name, without its `?` or type annotation. */
 function nameRange(id: TSESTree.Identifier): [number, number] {

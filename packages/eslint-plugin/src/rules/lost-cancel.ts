@@ -1,5 +1,6 @@
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import { corePackages, importedName, importsFrom } from "../internal/imports.js";
+import { isFunction } from "../internal/params.js";
 import { createRule } from "../internal/rule.js";
 import { SEED_LOST_CANCEL } from "../internal/seeds.js";
 
@@ -96,6 +97,9 @@ export const lostCancel = createRule<MessageIds, []>({
     const positions = new Map<TSESTree.Node, Position>(); // identifiers, in their own function's code path
     const originPositions = new Map<TSESTree.Node, Position>(); // functions, where they appear in the enclosing path
     const exits = new Map<Segment, TSESTree.Node>(); // the return/throw statement that ends a segment
+    // The break/continue statements in a segment, with their visit order. ESLint's code-path graph sends them
+    // straight to their target, past any `finally` in between, so the rule routes them through it itself.
+    const jumps = new Map<Segment, { node: TSESTree.BreakStatement | TSESTree.ContinueStatement; order: number }[]>();
     let order = 0;
 
     function here(): Position {
@@ -218,6 +222,46 @@ export const lostCancel = createRule<MessageIds, []>({
       return state.node.type === AST_NODE_TYPES.Program ? "the end of the module" : "the end of the function";
     }
 
+    /** jumpTarget returns the statement a break/continue leaves: its label's statement, or the nearest loop (or switch). */
+    function jumpTarget(jump: TSESTree.BreakStatement | TSESTree.ContinueStatement): TSESTree.Node | undefined {
+      for (let n: TSESTree.Node | undefined = jump.parent; n && !isFunction(n); n = n.parent) {
+        if (jump.label) {
+          if (n.type === AST_NODE_TYPES.LabeledStatement && n.label.name === jump.label.name) return n;
+          continue;
+        }
+        switch (n.type) {
+          case AST_NODE_TYPES.ForStatement:
+          case AST_NODE_TYPES.ForInStatement:
+          case AST_NODE_TYPES.ForOfStatement:
+          case AST_NODE_TYPES.WhileStatement:
+          case AST_NODE_TYPES.DoWhileStatement:
+            return n;
+          case AST_NODE_TYPES.SwitchStatement:
+            if (jump.type === AST_NODE_TYPES.BreakStatement) return n;
+            break;
+          default:
+            break;
+        }
+      }
+      return undefined;
+    }
+
+    /**
+     * finallyUses reports whether a break/continue runs, on its way to its target, a `finally` block that
+     * references `variable` (go vet's rule: any reference is a use).
+     */
+    function finallyUses(jump: TSESTree.BreakStatement | TSESTree.ContinueStatement, variable: Variable): boolean {
+      const target = jumpTarget(jump);
+      if (!target) return false;
+      let child: TSESTree.Node = jump;
+      for (let n: TSESTree.Node | undefined = jump.parent; n && n !== target; child = n, n = n.parent) {
+        if (n.type !== AST_NODE_TYPES.TryStatement || !n.finalizer || child === n.finalizer) continue;
+        const [from, to] = n.finalizer.range;
+        if (variable.references.some((r) => r.identifier.range[0] >= from && r.identifier.range[1] <= to)) return true;
+      }
+      return false;
+    }
+
     /** lostPath returns how a path leaves without using the cancel variable, or undefined if none does. */
     function lostPath(def: CancelDef, state: PathState): string | undefined {
       const uses = new Map<Segment, number[]>();
@@ -232,6 +276,15 @@ export const lostCancel = createRule<MessageIds, []>({
           const list = uses.get(s);
           if (list) list.push(p.order);
           else uses.set(s, [p.order]);
+        }
+      }
+      // A segment that ends in a break/continue whose way out runs a finally that uses cancel: a use.
+      for (const [segment, list] of jumps) {
+        for (const j of list) {
+          if (!finallyUses(j.node, def.variable)) continue;
+          const l = uses.get(segment);
+          if (l) l.push(j.order);
+          else uses.set(segment, [j.order]);
         }
       }
       const finals = new Set(state.codePath.finalSegments.filter((s) => s.reachable));
@@ -363,6 +416,14 @@ export const lostCancel = createRule<MessageIds, []>({
       },
       ThrowStatement(node: TSESTree.ThrowStatement) {
         for (const s of stack[stack.length - 1]?.current ?? []) exits.set(s, node);
+      },
+      "BreakStatement, ContinueStatement"(node: TSESTree.BreakStatement | TSESTree.ContinueStatement) {
+        const at = ++order;
+        for (const s of stack[stack.length - 1]?.current ?? []) {
+          const list = jumps.get(s);
+          if (list) list.push({ node, order: at });
+          else jumps.set(s, [{ node, order: at }]);
+        }
       },
       CallExpression(node: TSESTree.CallExpression) {
         positions.set(node, here());

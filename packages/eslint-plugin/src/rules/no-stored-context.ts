@@ -1,5 +1,5 @@
 import { AST_NODE_TYPES, ASTUtils, type TSESTree } from "@typescript-eslint/utils";
-import { corePackages, importedName } from "../internal/imports.js";
+import { corePackages, importedName, importsFrom } from "../internal/imports.js";
 import { isFunction, paramKind } from "../internal/params.js";
 import { createRule } from "../internal/rule.js";
 import { SEED_NO_STORED_CONTEXT } from "../internal/seeds.js";
@@ -47,6 +47,8 @@ export const noStoredContext = createRule<MessageIds, []>({
     const info = typeInfo(context);
     const sourceCode = context.sourceCode;
     const core = corePackages(context);
+    // Without types, a Context is only seen through an import from lifeline: none, nothing to look at.
+    if (!info && !importsFrom(context, core)) return {};
     const contextClasses = new WeakMap<ClassNode, boolean>();
 
     function enclosingClass(node: TSESTree.Node): ClassNode | undefined {
