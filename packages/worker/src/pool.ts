@@ -302,6 +302,11 @@ export class WorkerPool<I = unknown, O = unknown> {
     thread.worker.unref();
     if (job.state === STOPPING) {
       this.#finish(job, "cooperative", job.ctx.err());
+    } else if (d.expired === true) {
+      // The worker's copy of the deadline stopped the task before this thread's timer fired (this thread was busy):
+      // the task was stopped by its ctx all the same, so it rejects with the err that ctx is about to report.
+      job.endedAt = performance.now();
+      this.#finish(job, "cooperative", job.ctx.err() ?? DeadlineExceeded);
     } else if (d.ok) {
       this.#finish(job, undefined, undefined, d.value, false);
     } else {

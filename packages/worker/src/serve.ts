@@ -231,6 +231,7 @@ function start<I, O>(
   const task = go(base, (ctx) => fn(new WorkerTaskContext(ctx, end, deadline, flag, seq, drain), input as I), { name });
   const reply = (message: DoneMessage): void => {
     if (timer !== undefined) clearTimeout(timer);
+    if (end.aborted && end.reason === DeadlineExceeded) message = { ...message, expired: true };
     end.abort(Canceled);
     cancelBase();
     finished();

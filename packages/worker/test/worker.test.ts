@@ -1,5 +1,5 @@
 import { after, describe, it } from "node:test";
-import { assertNoLeaks } from "@lifeline/testing";
+import { assertNoLeaks, withVirtualClock } from "@lifeline/testing";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -242,6 +242,27 @@ describe("WorkerPool.run", () => {
         port1.close();
       }
     }));
+
+  it("rejects with DeadlineExceeded when the worker's copy of the deadline stops the task before the caller's timer fires", () =>
+    // The caller's clock is virtual and never advanced, so its deadline timer cannot fire; the deadline itself is
+    // already past on the worker's real clock. This is the order a busy caller thread sees under load.
+    withPool(pool(1, 60_000), (p) =>
+      withVirtualClock(
+        async () => {
+          const [ctx, cancel] = withTimeout(background(), 5_000);
+          const { port1, port2 } = new MessageChannel();
+          try {
+            const seen = firstMessage(port1);
+            await assert.rejects(p.run(ctx, { op: "awaitDone", port: port2 }, { transfer: [port2] }), (e) => e === DeadlineExceeded);
+            assert.deepEqual((await seen as { err: string }).err, "TimeoutError");
+          } finally {
+            cancel();
+            port1.close();
+          }
+        },
+        { now: Date.now() - 60_000 },
+      ),
+    ));
 
   it("wakes a sleep in the worker on cancel and carries the cause across", () =>
     withPool(pool(1, 60_000), async (p) => {

@@ -39,10 +39,14 @@ export interface InitMessage {
   readonly control: MessagePort;
 }
 
-/** DoneMessage reports task `seq`'s outcome: its value, or what it threw (through toWire). */
+/**
+ * DoneMessage reports task `seq`'s outcome: its value, or what it threw (through toWire). `expired` is set when
+ * the worker's own copy of the deadline had ended the task's context before the task settled: the caller's thread
+ * may not have seen its deadline timer fire yet (it is busy), but the task was stopped by that deadline all the same.
+ */
 export type DoneMessage =
-  | { readonly t: "done"; readonly seq: number; readonly ok: true; readonly value: unknown }
-  | { readonly t: "done"; readonly seq: number; readonly ok: false; readonly error: unknown };
+  | { readonly t: "done"; readonly seq: number; readonly ok: true; readonly value: unknown; readonly expired?: true }
+  | { readonly t: "done"; readonly seq: number; readonly ok: false; readonly error: unknown; readonly expired?: true };
 
 /** CANCELED_CAUSE and DEADLINE_CAUSE stand for the core's sentinels, which are one object per thread. */
 export const CANCELED_CAUSE = { $sentinel: "canceled" } as const;
