@@ -384,18 +384,19 @@ class JobWorker<D, R> extends Worker<D, R> {
 
   /**
    * close is BullMQ's close with lifeline's grace: running jobs get `graceMs` (none when `force`), then their
-   * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting.
+   * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting. A `close(true)`
+   * while an earlier close() still waits ends the grace at once.
    */
   override close(force = false): Promise<void> {
+    const shutdown = (): void => {
+      this.#graceOver = true;
+      for (const r of this.#running.values()) {
+        this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
+      }
+    };
     if (!this.#closing) {
       this.#closing = true;
       this.#stopWatching();
-      const shutdown = (): void => {
-        this.#graceOver = true;
-        for (const r of this.#running.values()) {
-          this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
-        }
-      };
       if (force || this.#settings.graceMs === 0) shutdown();
       else if (this.#settings.graceMs !== Infinity) {
         this.#graceTimer = setTimeout(() => {
@@ -414,6 +415,12 @@ class JobWorker<D, R> extends Worker<D, R> {
         })
         .catch(() => {});
       return closing;
+    }
+    // close(true) while a graceful close() waits: the grace is over now (BullMQ's own close ignores a later force).
+    if (force && !this.#graceOver) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
+      shutdown();
     }
     return super.close(force);
   }

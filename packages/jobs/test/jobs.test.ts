@@ -429,6 +429,29 @@ describe("in this process", () => {
 });
 
 describe("BullMQ's own API", () => {
+  it("close(true) after a graceful close() ends the running jobs' ctx at once, without waiting out the grace", BOUND, async () => {
+    const queue = uniqueQueue("force-after-close");
+    const started = new Map<string, Context>();
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      await sleep(ctx, Infinity);
+    }, { connection, graceMs: 60_000 });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      const ctx = await until(async () => started.get(job.id!), 10_000, "the handler");
+      const graceful = worker.close(); // the job gets 60 s
+      assert.equal(ctx.err(), undefined, "the grace has begun, the job still runs");
+      const forced = worker.close(true); // no grace left: BullMQ stops waiting, so the job's ctx must end now
+      assert.equal((cause(ctx) as { name?: string } | undefined)?.name, "WorkerShutdownError");
+      await Promise.all([graceful, forced]);
+    } finally {
+      await worker.close(true);
+      await drop(queue);
+    }
+  });
+
   it("worker.cancelJob (local, BullMQ's) ends the job's ctx with its reason, and the job fails as cancelled", BOUND, async () => {
     const queue = uniqueQueue("local");
     const [root, stopRoot] = withCancelCause(background());
