@@ -304,6 +304,38 @@ describe("locks", () => {
     }
   });
 
+  it("cut off from Redis, a worker ends the job's ctx no later than its lock expires in Redis (before a takeover)", BOUND, async () => {
+    const queue = uniqueQueue("lease-vs-lock");
+    const proxy = new Proxy();
+    const port = await proxy.listen();
+    const started = new Map<string, Context>();
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      await sleep(ctx, Infinity);
+    }, { connection: { host: "127.0.0.1", port, maxRetriesPerRequest: null }, ...FAST });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      const ctx = await until(async () => started.get(job.id!), 10_000, "the handler");
+      proxy.cutAll(); // no renewal reaches Redis from now on: the lock there runs out
+      const lockKey = `${queue.toKey(job.id!)}:lock`;
+      const client = await queue.client; // direct, not through the proxy
+      // Poll the lock itself (external state) until Redis dropped it; another worker could take the job from then on.
+      for (let i = 0; (await client.get(lockKey)) !== null; i++) {
+        assert.ok(i < 5_000, "the lock in Redis never expired");
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      // Let any timer that was due by now run (timers run in the order they are due).
+      await new Promise((r) => setTimeout(r, 1));
+      assert.equal((cause(ctx) as { name?: string } | undefined)?.name, "LockLostError", "the old copy still ran after its lock expired");
+    } finally {
+      await worker.close(true).catch(() => {});
+      await proxy.close();
+      await drop(queue);
+    }
+  });
+
   it("lock loss ends the job's ctx with LockLostError at the next renewal", BOUND, async () => {
     const queue = uniqueQueue("lock");
     const w = new WorkerProcess({ queue: queue.name, ...FAST });
