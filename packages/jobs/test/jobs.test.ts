@@ -5,6 +5,7 @@ import { assertNoLeaks } from "@lifeline/testing";
 import { background, Canceled, cause, DeadlineExceeded, go, sleep, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
+import { createConnection, createServer, type AddressInfo } from "node:net";
 import { trace, traceKey } from "./fixtures/values.js";
 import { connection, drop, jobState, Proxy, uniqueQueue, until, WorkerProcess, type Message } from "./support.js";
 
@@ -375,6 +376,38 @@ describe("deadlines and values", () => {
       cancel();
       await w.stop();
       await drop(queue);
+    }
+  });
+
+  it("the recorded deadline is the producer's own less the margin, however long addJob waited for Redis", BOUND, async () => {
+    // A relay that takes 400 ms to open each connection: the queue's first command waits that long.
+    const sockets = new Set<import("node:net").Socket>();
+    const slow = createServer((down) => {
+      sockets.add(down);
+      down.pause();
+      const timer = setTimeout(() => {
+        const up = createConnection(connection.port, connection.host);
+        sockets.add(up);
+        down.pipe(up).pipe(down);
+        down.resume();
+        up.on("error", () => down.destroy()).on("close", () => down.destroy());
+      }, 400);
+      down.on("error", () => {}).on("close", () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const queue = new Queue(`lifeline-test-deadline-slow-${process.pid}-${Date.now().toString(36)}`, { connection: { ...connection, port: (slow.address() as AddressInfo).port } });
+    const [ctx, cancel] = withTimeout(background(), 20_000);
+    try {
+      const job = await addJob(ctx, queue, "report", {});
+      const d = (job.opts as Record<string, { d?: number }>)["lifeline"]!.d!;
+      // Redis runs on this machine: its clock is ours, so the offset is ~0 and d is in our clock.
+      const expected = ctx.deadline()! - DEADLINE_MARGIN_MS;
+      assert.ok(d <= expected + 50, `deadline recorded ${d - expected} ms after the producer's less the margin`);
+    } finally {
+      cancel();
+      await drop(queue);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
     }
   });
 
