@@ -205,6 +205,7 @@ function prelude(ctx: Context, client: pg.ClientBase, o: Resolved): string | und
     return undefined;
   }
   if (status === "E") return undefined; // an aborted transaction refuses every statement anyway
-  if (status === "T") localLimit(client, true);
+  // Recorded outside a transaction too: a statement that opens one (BEGIN) keeps its limit for the whole of it.
+  localLimit(client, true);
   return String(Math.max(1, Math.ceil(left) + SERVER_MARGIN_MS));
 }
