@@ -93,7 +93,8 @@ async function add(
   if (left !== Infinity) {
     if (left <= marginMs) throw DeadlineExceeded;
     const offset = await race(ctx, queue.client.then((client) => redisOffset(client)));
-    header.d = Math.floor(Date.now() + offset + left - marginMs);
+    // From the deadline itself, not from `left`: the wait for Redis above must not push the job's deadline later.
+    header.d = Math.floor(ctx.deadline()! + offset - marginMs);
   }
   // Last moment to leave without adding anything.
   const late = ctx.err();

@@ -63,6 +63,8 @@ interface Running {
   readonly started: boolean;
   stopped: { by: StopKind; cause: unknown } | undefined;
   leaseUntil: number;
+  /** leaseTimer ends the job's ctx when leaseUntil passes (re-armed at each renewal): the lock in Redis runs out no sooner. */
+  leaseTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 type Subscriber = {
@@ -227,7 +229,10 @@ class JobWorker<D, R> extends Worker<D, R> {
       const r = this.#running.get(id);
       if (r === undefined) continue;
       if (lost.has(id)) this.#stop(r, "lock", new LockLostError(this.name, id, "refused"), "renewal", undefined);
-      else r.leaseUntil = Math.max(r.leaseUntil, sentAt + duration);
+      else {
+        r.leaseUntil = Math.max(r.leaseUntil, sentAt + duration);
+        this.#armLease(id, r);
+      }
     }
     await peek;
     return refused;
@@ -262,6 +267,19 @@ class JobWorker<D, R> extends Worker<D, R> {
     }
     const keep = 2 * (this.opts.lockDuration ?? 30_000);
     for (const [id, p] of this.#recent) if (now - p.seen > keep) this.#recent.delete(id);
+  }
+
+  /** armLease (re)sets the job's own timer for the end of its lease: it fires when the lock may be gone in Redis. */
+  #armLease(id: string, r: Running): void {
+    if (r.leaseTimer !== undefined) clearTimeout(r.leaseTimer);
+    r.leaseTimer = undefined;
+    if (r.stopped !== undefined || this.#running.get(id) !== r) return;
+    r.leaseTimer = setTimeout(() => {
+      r.leaseTimer = undefined;
+      if (Date.now() >= r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
+      else this.#armLease(id, r); // the wall clock lags the timer's clock: wait for the rest
+    }, Math.max(1, r.leaseUntil - Date.now()));
+    r.leaseTimer.unref();
   }
 
   #stop(r: Running, by: StopKind, cause: unknown, via: JobStop["via"], at: number | undefined): void {
@@ -322,8 +340,10 @@ class JobWorker<D, R> extends Worker<D, R> {
       started: true,
       stopped: undefined,
       leaseUntil: (typeof job.processedOn === "number" ? job.processedOn : Date.now()) + lockDuration,
+      leaseTimer: undefined,
     };
     this.#running.set(id, r);
+    this.#armLease(id, r);
     // Picked up from BullMQ's prefetch after the grace ran out: it gets no grace of its own.
     if (this.#graceOver) this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
     const handler = this.#settings.handler;
@@ -337,6 +357,7 @@ class JobWorker<D, R> extends Worker<D, R> {
       error = e;
     } finally {
       this.#running.delete(id);
+      if (r.leaseTimer !== undefined) clearTimeout(r.leaseTimer);
       stopDeadline?.();
       stopCtx();
     }
@@ -384,18 +405,19 @@ class JobWorker<D, R> extends Worker<D, R> {
 
   /**
    * close is BullMQ's close with lifeline's grace: running jobs get `graceMs` (none when `force`), then their
-   * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting.
+   * contexts are cancelled with a {@link WorkerShutdownError} and they are moved back to waiting. A `close(true)`
+   * while an earlier close() still waits ends the grace at once.
    */
   override close(force = false): Promise<void> {
+    const shutdown = (): void => {
+      this.#graceOver = true;
+      for (const r of this.#running.values()) {
+        this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
+      }
+    };
     if (!this.#closing) {
       this.#closing = true;
       this.#stopWatching();
-      const shutdown = (): void => {
-        this.#graceOver = true;
-        for (const r of this.#running.values()) {
-          this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
-        }
-      };
       if (force || this.#settings.graceMs === 0) shutdown();
       else if (this.#settings.graceMs !== Infinity) {
         this.#graceTimer = setTimeout(() => {
@@ -414,6 +436,12 @@ class JobWorker<D, R> extends Worker<D, R> {
         })
         .catch(() => {});
       return closing;
+    }
+    // close(true) while a graceful close() waits: the grace is over now (BullMQ's own close ignores a later force).
+    if (force && !this.#graceOver) {
+      clearTimeout(this.#graceTimer);
+      this.#graceTimer = undefined;
+      shutdown();
     }
     return super.close(force);
   }

@@ -5,6 +5,7 @@ import { assertNoLeaks } from "@lifeline/testing";
 import { background, Canceled, cause, DeadlineExceeded, go, sleep, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
+import { createConnection, createServer, type AddressInfo } from "node:net";
 import { trace, traceKey } from "./fixtures/values.js";
 import { connection, drop, jobState, Proxy, uniqueQueue, until, WorkerProcess, type Message } from "./support.js";
 
@@ -304,6 +305,38 @@ describe("locks", () => {
     }
   });
 
+  it("cut off from Redis, a worker ends the job's ctx no later than its lock expires in Redis (before a takeover)", BOUND, async () => {
+    const queue = uniqueQueue("lease-vs-lock");
+    const proxy = new Proxy();
+    const port = await proxy.listen();
+    const started = new Map<string, Context>();
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      await sleep(ctx, Infinity);
+    }, { connection: { host: "127.0.0.1", port, maxRetriesPerRequest: null }, ...FAST });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      const ctx = await until(async () => started.get(job.id!), 10_000, "the handler");
+      proxy.cutAll(); // no renewal reaches Redis from now on: the lock there runs out
+      const lockKey = `${queue.toKey(job.id!)}:lock`;
+      const client = await queue.client; // direct, not through the proxy
+      // Poll the lock itself (external state) until Redis dropped it; another worker could take the job from then on.
+      for (let i = 0; (await client.get(lockKey)) !== null; i++) {
+        assert.ok(i < 5_000, "the lock in Redis never expired");
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      // Let any timer that was due by now run (timers run in the order they are due).
+      await new Promise((r) => setTimeout(r, 1));
+      assert.equal((cause(ctx) as { name?: string } | undefined)?.name, "LockLostError", "the old copy still ran after its lock expired");
+    } finally {
+      await worker.close(true).catch(() => {});
+      await proxy.close();
+      await drop(queue);
+    }
+  });
+
   it("lock loss ends the job's ctx with LockLostError at the next renewal", BOUND, async () => {
     const queue = uniqueQueue("lock");
     const w = new WorkerProcess({ queue: queue.name, ...FAST });
@@ -343,6 +376,38 @@ describe("deadlines and values", () => {
       cancel();
       await w.stop();
       await drop(queue);
+    }
+  });
+
+  it("the recorded deadline is the producer's own less the margin, however long addJob waited for Redis", BOUND, async () => {
+    // A relay that takes 400 ms to open each connection: the queue's first command waits that long.
+    const sockets = new Set<import("node:net").Socket>();
+    const slow = createServer((down) => {
+      sockets.add(down);
+      down.pause();
+      const timer = setTimeout(() => {
+        const up = createConnection(connection.port, connection.host);
+        sockets.add(up);
+        down.pipe(up).pipe(down);
+        down.resume();
+        up.on("error", () => down.destroy()).on("close", () => down.destroy());
+      }, 400);
+      down.on("error", () => {}).on("close", () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    const queue = new Queue(`lifeline-test-deadline-slow-${process.pid}-${Date.now().toString(36)}`, { connection: { ...connection, port: (slow.address() as AddressInfo).port } });
+    const [ctx, cancel] = withTimeout(background(), 20_000);
+    try {
+      const job = await addJob(ctx, queue, "report", {});
+      const d = (job.opts as Record<string, { d?: number }>)["lifeline"]!.d!;
+      // Redis runs on this machine: its clock is ours, so the offset is ~0 and d is in our clock.
+      const expected = ctx.deadline()! - DEADLINE_MARGIN_MS;
+      assert.ok(d <= expected + 50, `deadline recorded ${d - expected} ms after the producer's less the margin`);
+    } finally {
+      cancel();
+      await drop(queue);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
     }
   });
 
@@ -429,6 +494,29 @@ describe("in this process", () => {
 });
 
 describe("BullMQ's own API", () => {
+  it("close(true) after a graceful close() ends the running jobs' ctx at once, without waiting out the grace", BOUND, async () => {
+    const queue = uniqueQueue("force-after-close");
+    const started = new Map<string, Context>();
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      await sleep(ctx, Infinity);
+    }, { connection, graceMs: 60_000 });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      const ctx = await until(async () => started.get(job.id!), 10_000, "the handler");
+      const graceful = worker.close(); // the job gets 60 s
+      assert.equal(ctx.err(), undefined, "the grace has begun, the job still runs");
+      const forced = worker.close(true); // no grace left: BullMQ stops waiting, so the job's ctx must end now
+      assert.equal((cause(ctx) as { name?: string } | undefined)?.name, "WorkerShutdownError");
+      await Promise.all([graceful, forced]);
+    } finally {
+      await worker.close(true);
+      await drop(queue);
+    }
+  });
+
   it("worker.cancelJob (local, BullMQ's) ends the job's ctx with its reason, and the job fails as cancelled", BOUND, async () => {
     const queue = uniqueQueue("local");
     const [root, stopRoot] = withCancelCause(background());

@@ -98,13 +98,16 @@ export class Proxy {
   readonly server: Server;
   readonly #byUpstreamPort = new Map<number, { silenced: boolean }>();
   readonly #sockets = new Set<Socket>();
+  #cut = false;
   constructor() {
     this.server = createServer((down) => {
       const state = { silenced: false };
       const up = createConnection(connection.port, connection.host);
       this.#sockets.add(down).add(up);
       up.on("connect", () => this.#byUpstreamPort.set(up.localPort!, state));
-      down.on("data", (d) => up.write(d));
+      down.on("data", (d) => {
+        if (!this.#cut) up.write(d);
+      });
       up.on("data", (d) => {
         if (!state.silenced) down.write(d);
       });
@@ -129,6 +132,11 @@ export class Proxy {
   silenceAll(): number {
     for (const s of this.#byUpstreamPort.values()) s.silenced = true;
     return this.#byUpstreamPort.size;
+  }
+  /** cutAll drops what goes either way on every connection, now and later: Redis is unreachable (a partition). */
+  cutAll(): void {
+    this.#cut = true;
+    this.silenceAll();
   }
   async close(): Promise<void> {
     for (const s of this.#sockets) s.destroy();

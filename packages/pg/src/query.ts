@@ -97,8 +97,10 @@ class Statement extends QueryBase {
  * released; or a client you hold), with `ctx` in charge of it on the server too.
  *
  * - `ctx` already ended: rejects with `ctx.err()` at once; nothing is sent, the client stays as it was.
- * - `ctx` ends before the query reached the wire (queued behind another on the same client): it is taken
- *   out of pg's queue; nothing is sent.
+ * - `ctx` ends before the query reached the wire (queued behind another on the same client): it leaves the
+ *   queue; nothing is sent. A call made while another lifeline call on the same client is in flight is held
+ *   by lifeline, not queued in pg, until that call settled (past its fence): pg would send it at the
+ *   ReadyForQuery that ends a cancelled statement, before the CancelRequest is known delivered.
  * - `ctx` ends while it runs: a wire CancelRequest goes on a new socket to the connection's peer (see
  *   {@link sendCancelRequest}); no pool slot, no privilege. The client is then fenced: nothing else is sent
  *   on it until the cancel socket reached EOF and the server sent ReadyForQuery, so the cancel cannot hit a
@@ -203,6 +205,7 @@ function prelude(ctx: Context, client: pg.ClientBase, o: Resolved): string | und
     return undefined;
   }
   if (status === "E") return undefined; // an aborted transaction refuses every statement anyway
-  if (status === "T") localLimit(client, true);
+  // Recorded outside a transaction too: a statement that opens one (BEGIN) keeps its limit for the whole of it.
+  localLimit(client, true);
   return String(Math.max(1, Math.ceil(left) + SERVER_MARGIN_MS));
 }

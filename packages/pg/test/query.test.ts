@@ -250,6 +250,18 @@ describe("connect", () => {
 });
 
 describe("withTx", () => {
+  it("a BEGIN sent under a deadline does not leave its statement_timeout on a later statement that has none", async () => {
+    const { pool } = newPool("tx-begin-limit", { max: 1 });
+    try {
+      const [ctx, cancel] = withTimeout(background(), 5000);
+      after(cancel);
+      const t = await withTx(ctx, pool, async (_ctx, tx) => (await query(background(), tx, "select current_setting('statement_timeout') as t")).rows[0]!.t);
+      assert.equal(t, "0", "the session's own setting, not the BEGIN's limit");
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("commits, and rolls back when fn throws", async () => {
     const { pool } = newPool("tx", { max: 1 });
     try {

@@ -160,7 +160,8 @@ export class WorkerPool<I = unknown, O = unknown> {
    * been terminated. So the work never outlives the call. `onStop` hears which rung stopped it.
    *
    * A task that throws rejects with an Error of the same name, message, stack and cause. A thread that dies
-   * while running the task rejects with {@link WorkerCrashedError}; other tasks are not affected.
+   * while running the task rejects with {@link WorkerCrashedError}; other tasks are not affected. A thread that
+   * cannot be created (Node's `new Worker` throws: a bad path or worker option) rejects the task with that error.
    *
    * @throws TypeError (synchronously) if `ctx` is not a Context or an option is malformed.
    */
@@ -260,7 +261,14 @@ export class WorkerPool<I = unknown, O = unknown> {
       }
       if (thread === undefined) {
         if (this.#threads.size >= this.#size) return;
-        thread = this.#spawn();
+        try {
+          thread = this.#spawn();
+        } catch (error) {
+          // new Worker threw (a bad path, bad workerOptions): the first task waiting fails with why, not the caller
+          // of whatever event dispatched it, and nothing is left queued.
+          this.#finish(this.#queue.shift()!, undefined, error);
+          continue;
+        }
       }
       const job = this.#queue.shift()!;
       job.thread = thread;

@@ -189,6 +189,15 @@ describe("WorkerPool.run", () => {
     }
   });
 
+  it("rejects the task (and leaves the queue) when its thread cannot even be created; close() does not hang", async () => {
+    // Node's Worker constructor throws at once for a path that is neither absolute nor ./-relative.
+    const p = new WorkerPool("no-such-dir-relative.js", { size: 1 });
+    await assert.rejects(p.run(background(), 1), (e) => e instanceof Error && (e as { code?: unknown }).code === "ERR_WORKER_PATH");
+    await assert.rejects(p.run(background(), 2), (e) => e instanceof Error && (e as { code?: unknown }).code === "ERR_WORKER_PATH");
+    assert.equal(p.queued, 0);
+    await p.close(background());
+  });
+
   it("rejects with a DataCloneError when the result cannot be cloned, and keeps the thread", () =>
     withPool(pool(1, 1000), async (p) => {
       const before = await p.run(background(), { op: "threadId" });

@@ -15,13 +15,19 @@ interface State {
   inflight: number;
   /** whenIdle holds what waits for inflight to reach 0 (a release of the client). */
   whenIdle: (() => void)[] | undefined;
+  /**
+   * turns holds calls made while another lifeline call on the client was in flight, first come first served.
+   * They are not put in pg's queue until the calls before them settled (past their fence): pg would send a
+   * queued query at the ReadyForQuery that ends a cancelled one, before the CancelRequest is known delivered.
+   */
+  turns: (() => void)[];
 }
 
 const states = new WeakMap<object, State>();
 
 function stateOf(client: pg.ClientBase): State {
   let s = states.get(client);
-  if (s === undefined) states.set(client, (s = { fence: undefined, broken: undefined, inflight: 0, whenIdle: undefined }));
+  if (s === undefined) states.set(client, (s = { fence: undefined, broken: undefined, inflight: 0, whenIdle: undefined, turns: [] }));
   return s;
 }
 
@@ -50,6 +56,21 @@ export function guard<T>(
   start: (settle: (outcome: Outcome<T>) => void) => Op,
 ): Promise<T> {
   const st = stateOf(client);
+  if (st.fence === undefined && st.broken === undefined && ctx.err() === undefined && (st.inflight > 0 || st.turns.length > 0)) {
+    return nextTurn(ctx, client, o, what, start, st);
+  }
+  return enter(ctx, client, o, what, start, st);
+}
+
+/** enter is guard once it is this call's turn on the client. */
+function enter<T>(
+  ctx: Context,
+  client: pg.ClientBase,
+  o: Resolved,
+  what: string,
+  start: (settle: (outcome: Outcome<T>) => void) => Op,
+  st: State,
+): Promise<T> {
   if (st.fence !== undefined) return st.fence.then(() => guard(ctx, client, o, what, start));
   if (st.broken !== undefined) return Promise.reject(st.broken);
   const ended = ctx.err();
@@ -108,9 +129,41 @@ export function guard<T>(
   }));
 }
 
-/** idle records that one call on the client settled, and runs what waited for none to be left. */
-function idle(st: State): void {
-  if (--st.inflight > 0 || st.whenIdle === undefined) return;
+/**
+ * nextTurn runs a call once the calls before it on the client settled; it rejects with ctx.err() (and gives
+ * up its place) if ctx ends while it waits.
+ */
+function nextTurn<T>(
+  ctx: Context,
+  client: pg.ClientBase,
+  o: Resolved,
+  what: string,
+  start: (settle: (outcome: Outcome<T>) => void) => Op,
+  st: State,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const turn = (): void => {
+      stop();
+      enter(ctx, client, o, what, start, st).then(resolve, reject);
+    };
+    st.turns.push(turn);
+    const stop = afterFunc(ctx, () => {
+      const i = st.turns.indexOf(turn);
+      if (i < 0) return;
+      st.turns.splice(i, 1);
+      tell(o, { stoppedBy: "not-sent", pid: driver(client).processID, ms: 0, cancel: undefined, what });
+      reject(ctx.err());
+      if (st.inflight === 0) idle(st, false);
+    });
+  });
+}
+
+/** idle records that one call on the client settled (settled = true), and runs what waited for none to be left. */
+function idle(st: State, settled = true): void {
+  if (settled && --st.inflight > 0) return;
+  // The next waiting call goes first (guard counts it in flight at once, unless it ends without sending).
+  while (st.inflight === 0 && st.turns.length > 0) st.turns.shift()!();
+  if (st.inflight > 0 || st.whenIdle === undefined) return;
   const waiters = st.whenIdle;
   st.whenIdle = undefined;
   for (const f of waiters) f();
@@ -122,7 +175,7 @@ function idle(st: State): void {
  */
 export function afterCalls(client: pg.ClientBase, f: () => void): void {
   const st = states.get(client);
-  if (st === undefined || st.inflight === 0) return f();
+  if (st === undefined || (st.inflight === 0 && st.turns.length === 0)) return f();
   (st.whenIdle ??= []).push(f);
 }
 
