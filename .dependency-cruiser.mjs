@@ -6,7 +6,7 @@
 const CORE_LAYERS = [
   ["base: errors, tracking hook, clock", ["errors.ts", "track.ts", "internal/describe.ts", "internal/report.ts", "internal/clock.ts"]],
   ["the Context interface, keys, values and the channel views it returns", ["context.ts"]],
-  ["internal primitives: alarm, listener list, parked wait", ["internal/alarm.ts", "internal/listeners.ts", "internal/parked.ts"]],
+  ["internal primitives: alarm, listening for a context's end, parked wait", ["internal/alarm.ts", "internal/listeners.ts", "internal/parked.ts"]],
   ["channels", ["chan.ts"]],
   ["the context tree and deadlines", ["cancel.ts", "deadline.ts"]],
   ["tasks", ["task.ts"]],

@@ -59,6 +59,8 @@ export class CancelCtx extends ListenerHost implements Listener {
   readonly #kind: Kind;
   #err: Error | undefined = undefined;
   #cause: unknown = undefined;
+  #firstChild: Listener | null = null;
+  #lastChild: Listener | null = null;
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
   attachedTo: ListenerHost | null = null;
@@ -116,6 +118,25 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.cancel(DeadlineExceeded, this.#deadlineCause ?? DeadlineExceeded);
   }
 
+  /** @internal link appends `l` to this context's listeners (the intrusive list: O(1), no allocation). */
+  link(l: Listener): void {
+    l.attachedTo = this;
+    l.prevSibling = this.#lastChild;
+    l.nextSibling = null;
+    if (this.#lastChild === null) this.#firstChild = l;
+    else this.#lastChild.nextSibling = l;
+    this.#lastChild = l;
+  }
+
+  detach(l: Listener): void {
+    if (l.attachedTo !== this) return;
+    if (l.prevSibling === null) this.#firstChild = l.nextSibling;
+    else l.prevSibling.nextSibling = l.nextSibling;
+    if (l.nextSibling === null) this.#lastChild = l.prevSibling;
+    else l.nextSibling.prevSibling = l.prevSibling;
+    l.prevSibling = l.nextSibling = l.attachedTo = null;
+  }
+
   ended(err: Error, why: unknown): void {
     this.cancel(err, why);
   }
@@ -132,7 +153,7 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.#cause = why ?? err;
     if (this.#done !== undefined) closeInternal(this.#done);
     // Take children from the head until none is left: a child's end may detach a later sibling.
-    for (let child = this.firstListener; child !== null; child = this.firstListener) {
+    for (let child = this.#firstChild; child !== null; child = this.#firstChild) {
       this.detach(child);
       child.ended(err, this.#cause);
     }

@@ -2,10 +2,10 @@ import { cancelCtxKey, Ctx, isSignalLike, type Context, type SignalLike } from "
 import { Canceled, DeadlineExceeded, DeadlineExceededError } from "../errors.js";
 import { describe } from "./describe.js";
 
-// Layer: internal primitives. How anything learns, synchronously, that a context ended: the intrusive list a
-// cancel node keeps of its listeners, attach (which finds that node, or listens on a foreign context's signal),
-// and the abort batch. The cancel tree (cancel.ts) builds on ListenerHost; a parked wait attaches here without
-// knowing that tree.
+// Layer: internal primitives. How anything learns, synchronously, that a context ended: the interface of a
+// cancel node (ListenerHost, which keeps its listeners), attach (which finds that node, or listens on a foreign
+// context's signal) and the abort batch. The cancel tree (cancel.ts) implements ListenerHost; a parked wait attaches
+// here without knowing that tree.
 
 /**
  * @internal Listener is told, synchronously, that the context it is attached to ended. A ListenerHost keeps its
@@ -59,41 +59,18 @@ export function endBatch(): void {
 }
 
 /**
- * @internal ListenerHost is a context node that ends by itself (the cancel tree's CancelCtx): it keeps the
- * listeners attached to it in an intrusive list. It says nothing of how or when it ends.
+ * @internal ListenerHost is a context node that ends by itself (the cancel tree's CancelCtx, a higher layer):
+ * it keeps the listeners attached to it, in an intrusive list. It says nothing of how or when it ends. It has
+ * no fields of its own, so it costs a CancelCtx nothing to be one (V8 skips its default constructor).
  */
 export abstract class ListenerHost extends Ctx implements Source {
-  #firstChild: Listener | null = null;
-  #lastChild: Listener | null = null;
-
   /** @internal causeValue is why this node ended, once it has. */
   abstract get causeValue(): unknown;
   /** @internal alarm is this node's own deadline timer, if any. */
   abstract get alarm(): Held | undefined;
-
-  /** @internal link appends `l` to this node's listeners. */
-  link(l: Listener): void {
-    l.attachedTo = this;
-    l.prevSibling = this.#lastChild;
-    l.nextSibling = null;
-    if (this.#lastChild === null) this.#firstChild = l;
-    else this.#lastChild.nextSibling = l;
-    this.#lastChild = l;
-  }
-
-  detach(l: Listener): void {
-    if (l.attachedTo !== this) return;
-    if (l.prevSibling === null) this.#firstChild = l.nextSibling;
-    else l.prevSibling.nextSibling = l.nextSibling;
-    if (l.nextSibling === null) this.#lastChild = l.prevSibling;
-    else l.nextSibling.prevSibling = l.prevSibling;
-    l.prevSibling = l.nextSibling = l.attachedTo = null;
-  }
-
-  /** @internal firstListener is the oldest listener still attached, or null. */
-  get firstListener(): Listener | null {
-    return this.#firstChild;
-  }
+  /** @internal link appends `l` to this node's listeners; the node must be live. */
+  abstract link(l: Listener): void;
+  abstract detach(l: Listener): void;
 }
 
 /** @internal Held is a deadline timer kept alive while something waits on it (an Alarm). */
