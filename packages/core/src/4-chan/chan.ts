@@ -1,9 +1,9 @@
-import { checkContext, type channelBrand, type Context, type ReceiveChannel, type RecvResult, type SendChannel } from "./context.js";
-import { ChannelClosedError } from "./errors.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { Parked, type Blocker } from "./internal/parked.js";
+import { checkContext, type channelBrand, type Context, type ReceiveChannel, type RecvResult, type SendChannel } from "../2-context/context.js";
+import { ChannelClosedError } from "../1-base/errors.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { Parked, type Blocker } from "../3-wait/parked.js";
 
 /** @internal Waiter is one parked receive or send of an {@link Op}, linked into one channel's queue. */
 export class Waiter {

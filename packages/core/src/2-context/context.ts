@@ -1,4 +1,4 @@
-import { describe } from "./internal/describe.js";
+import { describe } from "../1-base/describe.js";
 
 /**
  * Context carries a cancellation signal, a deadline and request-scoped values across API boundaries,

@@ -1,5 +1,5 @@
-import type { Context } from "../context.js";
-import { tracker } from "../track.js";
+import type { Context } from "../2-context/context.js";
+import { tracker } from "../1-base/track.js";
 import { attach, holdDeadline, type Held, type Listener, type ListenerHost, type Source } from "./listeners.js";
 
 /**
@@ -15,7 +15,7 @@ export interface Blocker {
 // Set by the tasks layer when it loads (setTaskOf): without it no task exists, so no wait has one.
 let taskOf: ((ctx: Context) => Blocker | undefined) | undefined;
 
-/** @internal setTaskOf tells waits how to find the task a context belongs to (called once by task.ts). */
+/** @internal setTaskOf tells waits how to find the task a context belongs to (called once by 6-task/task.ts). */
 export function setTaskOf(lookup: (ctx: Context) => Blocker | undefined): void {
   taskOf = lookup;
 }

@@ -1,10 +1,10 @@
-import { cancelCtxKey, Ctx, isSignalLike, type Context, type SignalLike } from "../context.js";
-import { Canceled, DeadlineExceeded, DeadlineExceededError } from "../errors.js";
-import { describe } from "./describe.js";
+import { cancelCtxKey, Ctx, isSignalLike, type Context, type SignalLike } from "../2-context/context.js";
+import { Canceled, DeadlineExceeded, DeadlineExceededError } from "../1-base/errors.js";
+import { describe } from "../1-base/describe.js";
 
 // Layer: internal primitives. How anything learns, synchronously, that a context ended: the interface of a
 // cancel node (ListenerHost, which keeps its listeners), attach (which finds that node, or listens on a foreign
-// context's signal) and the abort batch. The cancel tree (cancel.ts) implements ListenerHost; a parked wait attaches
+// context's signal) and the abort batch. The cancel tree (5-cancel/cancel.ts) implements ListenerHost; a parked wait attaches
 // here without knowing that tree.
 
 /**

@@ -1,11 +1,11 @@
-import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
-import { checkContext, type Context } from "./context.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { attach, type Listener, type ListenerHost } from "./internal/listeners.js";
-import { Parked } from "./internal/parked.js";
-import { tracker } from "./track.js";
+import { Channel, receiveOnly, type ReceiveChannel } from "../4-chan/chan.js";
+import { checkContext, type Context } from "../2-context/context.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { attach, type Listener, type ListenerHost } from "../3-wait/listeners.js";
+import { Parked } from "../3-wait/parked.js";
+import { tracker } from "../1-base/track.js";
 
 function checkMs(fn: string, ms: unknown): asserts ms is number {
   if (typeof ms !== "number" || Number.isNaN(ms)) {

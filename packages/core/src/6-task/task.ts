@@ -1,4 +1,4 @@
-import { cause } from "./cancel.js";
+import { cause } from "../5-cancel/cancel.js";
 import {
   checkContext,
   contextName,
@@ -9,13 +9,13 @@ import {
   type Context,
   type ReceiveChannel,
   type RecvResult,
-} from "./context.js";
-import { monoNow } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { attach, type ListenerHost, type Listener, type Source } from "./internal/listeners.js";
-import { setTaskOf } from "./internal/parked.js";
-import { report } from "./internal/report.js";
-import { tracker, type TrackKind } from "./track.js";
+} from "../2-context/context.js";
+import { monoNow } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { attach, type ListenerHost, type Listener, type Source } from "../3-wait/listeners.js";
+import { setTaskOf } from "../3-wait/parked.js";
+import { report } from "../1-base/report.js";
+import { tracker, type TrackKind } from "../1-base/track.js";
 
 /**
  * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
@@ -183,7 +183,7 @@ export function taskOf(ctx: Context): Task<unknown> | undefined {
   return ctx instanceof TaskCtx ? ctx.task : ctx.value(taskKey);
 }
 
-// A wait (internal/parked.ts, a lower layer) learns the task it blocks through this: no task can exist before
+// A wait (3-wait/parked.ts, a lower layer) learns the task it blocks through this: no task can exist before
 // this module has run.
 setTaskOf(taskOf);
 

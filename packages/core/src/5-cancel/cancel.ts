@@ -1,4 +1,4 @@
-import { Channel, closeInternal, receiveOnly } from "./chan.js";
+import { Channel, closeInternal, receiveOnly } from "../4-chan/chan.js";
 import {
   cancelCtxKey,
   checkContext,
@@ -11,11 +11,11 @@ import {
   type Key,
   type ReceiveChannel,
   type SignalLike,
-} from "./context.js";
-import { Canceled, DeadlineExceeded } from "./errors.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
+} from "../2-context/context.js";
+import { Canceled, DeadlineExceeded } from "../1-base/errors.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
 import {
   attach,
   beginBatch,
@@ -27,9 +27,9 @@ import {
   queueAbort,
   type Listener,
   type Source,
-} from "./internal/listeners.js";
-import { report } from "./internal/report.js";
-import { tracker } from "./track.js";
+} from "../3-wait/listeners.js";
+import { report } from "../1-base/report.js";
+import { tracker } from "../1-base/track.js";
 
 /**
  * CancelFunc ends its context with {@link Canceled}. It does not wait for the work to stop. It is idempotent:
