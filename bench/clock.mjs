@@ -1,5 +1,5 @@
 // The cost of the time seam (issue 13 §3): every lifeline timer now reads the time and arms its timer through one
-// installed Clock (packages/core/src/internal/clock.ts) so that @lifeline/testing's virtual clock can drive it.
+// installed Clock (packages/core/src/1-base/clock.ts) so that @lifeline/testing's virtual clock can drive it.
 // With no virtual clock installed that must cost nothing: we bundle the core as it was just before the seam
 // (BEFORE, from git) and as it is now (the working tree), both with esbuild, and time the same timer-heavy
 // operations on each, in this one run, samples interleaved.
@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 /**
  * before returns the commit just before the seam: the parent of the oldest commit that added setClock to
- * internal/clock.ts (found by content, so it survives a rebase or a squash), or undefined without git history.
+ * internal/clock.ts, now 1-base/clock.ts (found by content, so it survives a rebase or a squash), or undefined without git history.
  */
 function beforeCommit() {
   try {

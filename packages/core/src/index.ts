@@ -1,5 +1,5 @@
 // @lifeline/core: Go's context model for TypeScript. The whole public API, on one screen.
-export { type Context, type Key, createKey, withValue, isContext } from "./context.js";
+export { type Context, type Key, createKey, withValue, isContext } from "./2-context/context.js";
 export {
   type CancelFunc,
   type CancelCauseFunc,
@@ -11,8 +11,8 @@ export {
   withoutCancel,
   cause,
   afterFunc,
-} from "./cancel.js";
-export { withDeadline, withDeadlineCause, withTimeout, withTimeoutCause, remaining } from "./deadline.js";
+} from "./5-cancel/cancel.js";
+export { withDeadline, withDeadlineCause, withTimeout, withTimeoutCause, remaining } from "./5-cancel/deadline.js";
 export {
   Canceled,
   DeadlineExceeded,
@@ -21,10 +21,10 @@ export {
   ChannelClosedError,
   isCanceled,
   isDeadlineExceeded,
-} from "./errors.js";
-export { Channel, type ReceiveChannel, type SendChannel, type RecvResult } from "./chan.js";
-export { select, trySelect, recv, send, type SelectCase, type RecvCase, type SendCase, type SelectResult } from "./select.js";
-export { sleep, after, ticker } from "./time.js";
+} from "./1-base/errors.js";
+export { Channel, type ReceiveChannel, type SendChannel, type RecvResult } from "./4-chan/chan.js";
+export { select, trySelect, recv, send, type SelectCase, type RecvCase, type SendCase, type SelectResult } from "./7-sync/select.js";
+export { sleep, after, ticker } from "./7-sync/time.js";
 export {
   go,
   tasks,
@@ -35,12 +35,12 @@ export {
   type TaskState,
   type TaskOptions,
   type TaskFailureHandler,
-} from "./task.js";
-export { WaitGroup } from "./waitgroup.js";
-export { ErrGroup, withErrGroup } from "./errgroup.js";
-export { Semaphore } from "./semaphore.js";
-export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./pool.js";
-export { setTracker, type Tracker, type TrackKind } from "./track.js";
+} from "./6-task/task.js";
+export { WaitGroup } from "./7-sync/waitgroup.js";
+export { ErrGroup, withErrGroup } from "./7-sync/errgroup.js";
+export { Semaphore } from "./7-sync/semaphore.js";
+export { workerPool, type WorkerPool, type PoolOptions, type PoolReport } from "./8-pool/pool.js";
+export { setTracker, type Tracker, type TrackKind } from "./1-base/track.js";
 // For test tools: a virtual clock (@lifeline/testing's withVirtualClock) drives every lifeline timer through it.
-export { setClock, type Clock } from "./internal/clock.js";
-export { blockOn } from "./block-on.js";
+export { setClock, type Clock } from "./1-base/clock.js";
+export { blockOn } from "./7-sync/block-on.js";

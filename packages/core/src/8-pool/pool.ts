@@ -1,12 +1,12 @@
-import { background, withCancel, withCancelCause, type CancelFunc } from "./cancel.js";
-import { sleep } from "./time.js";
-import { Channel, type ReceiveChannel } from "./chan.js";
-import { checkParent, type Context } from "./context.js";
-import { isCanceled, isDeadlineExceeded } from "./errors.js";
-import { describe } from "./internal/describe.js";
-import { recv, select } from "./select.js";
-import { DoneView, go } from "./task.js";
-import { WaitGroup } from "./waitgroup.js";
+import { background, withCancel, withCancelCause, type CancelFunc } from "../5-cancel/cancel.js";
+import { sleep } from "../7-sync/time.js";
+import { Channel, type ReceiveChannel } from "../4-chan/chan.js";
+import { checkParent, type Context } from "../2-context/context.js";
+import { isCanceled, isDeadlineExceeded } from "../1-base/errors.js";
+import { describe } from "../1-base/describe.js";
+import { recv, select } from "../7-sync/select.js";
+import { DoneView, go } from "../6-task/task.js";
+import { WaitGroup } from "../7-sync/waitgroup.js";
 
 /** PoolOptions configure a {@link workerPool}. */
 export interface PoolOptions {

@@ -1,4 +1,4 @@
-import { clock, type Clock } from "./clock.js";
+import { clock, type Clock } from "../1-base/clock.js";
 
 /** setTimeout's largest delay; a longer one fires after 1 ms (TimeoutOverflowWarning), so we chain timers. */
 const MAX_DELAY = 2 ** 31 - 1;
@@ -24,7 +24,7 @@ function setRef(timer: Timer, ref: boolean): void {
 /**
  * Alarm calls `fire(arg, now)` once, when the clock reaches `due`: never early (delays beyond 2^31−1 ms are
  * chained), and only while started. It is lifeline's one timer: it runs on the clock that was installed when it
- * was started (internal/clock.ts): the platform's, unless a test installed a virtual one. An unref'd alarm does
+ * was started (1-base/clock.ts): the platform's, unless a test installed a virtual one. An unref'd alarm does
  * not keep the process alive, except while it is held: something blocked on it (a recv, select or acquire on a
  * context with this deadline) that the deadline is bound to wake.
  * @internal

@@ -1,90 +1,9 @@
-import { background } from "./cancel.js";
-import { checkContext, type Context } from "./context.js";
-import { ChannelClosedError } from "./errors.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { Parked } from "./internal/parked.js";
-import type { Task } from "./task.js";
-
-/**
- * RecvResult is what a receive gives: `[value, true]` for a value that was sent, `[undefined, false]` once
- * the channel is closed and drained (Go's `v, ok := <-ch`).
- */
-export type RecvResult<T> = [value: T, ok: true] | [value: undefined, ok: false];
-
-/**
- * @internal channelBrand marks lifeline's own channels. Declared, never exported from the package: a
- * hand-written object cannot satisfy ReceiveChannel or SendChannel, because select and every channel consumer
- * need the real queues behind them (the calls also check at run time and throw a TypeError).
- */
-export declare const channelBrand: unique symbol;
-
-/**
- * ReceiveChannel is the receive side of a {@link Channel} (Go's `<-chan T`), for function signatures. It is a
- * view of a Channel, not an interface to implement: only a {@link Channel} (or a context's done channel) is one.
- */
-export interface ReceiveChannel<T> {
-  /** @internal */
-  readonly [channelBrand]: true;
-  /**
-   * recv waits for a value. It resolves to `[value, true]`, or `[undefined, false]` once the channel is
-   * closed and drained. If `ctx` has ended, or ends first, it rejects with `ctx.err()` and no value is
-   * consumed. Waiting receivers are served first come, first served.
-   */
-  recv(ctx: Context): Promise<RecvResult<T>>;
-  /** tryRecv receives without waiting: a {@link RecvResult}, or undefined when nothing is ready. */
-  tryRecv(): RecvResult<T> | undefined;
-  /** length is the number of values buffered now. */
-  readonly length: number;
-  /** capacity is the buffer size given at creation; 0 for an unbuffered (rendezvous) channel. */
-  readonly capacity: number;
-  /**
-   * range returns an async iterable over received values (Go's `for v := range ch`, cancellable): each step
-   * is `recv(ctx)`, so the loop ends when the channel is closed and drained, and throws `ctx.err()` as soon as
-   * `ctx` has ended (at the next step, or at once while it waits), no value consumed. Leaving the loop early
-   * (`break`, `return`, a throw in its body) leaves nothing behind. As in Go, the channel is not closed.
-   *
-   * @example
-   * for await (const job of jobs.range(ctx)) await handle(ctx, job); // throws Canceled/DeadlineExceeded on ctx's end
-   * @throws TypeError (at the call) if `ctx` is not a Context.
-   */
-  range(ctx: Context): AsyncIterable<T, undefined, undefined>;
-  /**
-   * Iterates over received values until the channel is closed and drained (`for v := range ch`). It waits
-   * with `background()`, so it cannot be cancelled: a loop over a channel nobody closes waits forever. Use
-   * {@link ReceiveChannel.range} with a context to stop when the context ends.
-   */
-  [Symbol.asyncIterator](): AsyncIterator<T, undefined, undefined>;
-}
-
-/**
- * SendChannel is the send side of a {@link Channel} (Go's `chan<- T`), for function signatures; like
- * {@link ReceiveChannel}, a view of a Channel, not an interface to implement.
- */
-export interface SendChannel<T> {
-  /** @internal */
-  readonly [channelBrand]: true;
-  /**
-   * send waits until the value is taken by a receiver (unbuffered) or fits in the buffer. If `ctx` has
-   * ended, or ends first, it rejects with `ctx.err()` and the value is not sent. It rejects with
-   * {@link ChannelClosedError} on a closed channel. Waiting senders are served first come, first served.
-   */
-  send(ctx: Context, value: T): Promise<void>;
-  /**
-   * trySend sends without waiting: true if a receiver took the value or the buffer had room, false if it
-   * would have to wait. @throws ChannelClosedError on a closed channel.
-   */
-  trySend(value: T): boolean;
-  /**
-   * close marks the channel closed: waiting receivers get `[undefined, false]` once the buffer is drained,
-   * waiting senders reject with {@link ChannelClosedError}. Only the sender should close.
-   * @throws ChannelClosedError if the channel is already closed.
-   */
-  close(): void;
-  readonly length: number;
-  readonly capacity: number;
-}
+import { checkContext, type channelBrand, type Context, type ReceiveChannel, type RecvResult, type SendChannel } from "../2-context/context.js";
+import { ChannelClosedError } from "../1-base/errors.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { Parked, type Blocker } from "../3-wait/parked.js";
 
 /** @internal Waiter is one parked receive or send of an {@link Op}, linked into one channel's queue. */
 export class Waiter {
@@ -155,7 +74,7 @@ export class Op extends Parked<unknown> {
    * wait queues each waiter on its channel and starts waiting (see Parked.park for ctx and task). A receive on
    * a context's done channel holds that context's deadline while it waits: the deadline is what will end it.
    */
-  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, task?: Task<unknown>): void {
+  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, task?: Blocker): void {
     this.waiters = waiters;
     if (waiters instanceof Waiter) this.#queue(waiters);
     else for (const w of waiters) this.#queue(w);
@@ -251,6 +170,11 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     checkContext("Channel.recv", ctx);
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
+    return this.recvUnder(ctx);
+  }
+
+  /** @internal recvUnder is recv once ctx is checked and live; with no ctx, a wait only a value or the close ends. */
+  recvUnder(ctx: Context | undefined): Promise<RecvResult<T>> {
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
     const op = new Op(OP_RECV);
     op.wait(ctx, new Waiter(this as Channel<unknown>, op, 0, false, undefined), "chan recv");
@@ -295,11 +219,11 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   /**
    * Iterates over received values until the channel is closed and drained (`for v := range ch`). It waits
-   * with `background()`, so it cannot be cancelled: use {@link Channel.range} with a context for a loop that
+   * under no context (as under `background()`), so it cannot be cancelled: use {@link Channel.range} with a context for a loop that
    * must stop when the context ends.
    */
   [Symbol.asyncIterator](): AsyncGenerator<T, undefined, undefined> {
-    return iterate(background(), this);
+    return iterate(undefined, this);
   }
 
   #checkWritable(what: string): void {
@@ -422,9 +346,9 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 }
 
 /** @internal iterate is `for v := range ch` with every receive under `ctx`. */
-async function* iterate<T>(ctx: Context, ch: ReceiveChannel<T>): AsyncGenerator<T, undefined, undefined> {
+async function* iterate<T>(ctx: Context | undefined, ch: Channel<T>): AsyncGenerator<T, undefined, undefined> {
   for (;;) {
-    const [value, ok] = await ch.recv(ctx);
+    const [value, ok] = await (ctx === undefined ? ch.recvUnder(undefined) : ch.recv(ctx));
     if (!ok) return;
     yield value;
   }
@@ -442,3 +366,4 @@ export function receiveOnly<T>(ch: Channel<T>): Channel<T> {
 }
 
 export { OP_SELECT };
+export type { ReceiveChannel, RecvResult, SendChannel };

@@ -1,8 +1,8 @@
 import { CancelCtx, KIND_CANCEL, KIND_DEADLINE, type CancelFunc } from "./cancel.js";
-import { checkContext, checkParent, type Context } from "./context.js";
-import { Canceled } from "./errors.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
+import { checkContext, checkParent, type Context } from "../2-context/context.js";
+import { Canceled } from "../1-base/errors.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
 
 function toEpochMs(fn: string, d: unknown): number {
   if (d instanceof Date) {

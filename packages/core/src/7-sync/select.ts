@@ -1,7 +1,7 @@
-import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "./chan.js";
-import type { Context } from "./context.js";
-import { describe } from "./internal/describe.js";
-import { DoneView, taskOf, type Task } from "./task.js";
+import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "../4-chan/chan.js";
+import type { Context } from "../2-context/context.js";
+import { describe } from "../1-base/describe.js";
+import { DoneView, taskOf, type Task } from "../6-task/task.js";
 
 /** RecvCase is a receive case of {@link select}, made by {@link recv}; `channel` null is Go's nil channel. */
 export interface RecvCase<T> {

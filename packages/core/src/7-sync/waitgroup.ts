@@ -1,7 +1,7 @@
-import { checkContext, type Context } from "./context.js";
-import { describe } from "./internal/describe.js";
-import { Parked } from "./internal/parked.js";
-import { go, type Task, type TaskOptions } from "./task.js";
+import { checkContext, type Context } from "../2-context/context.js";
+import { describe } from "../1-base/describe.js";
+import { Parked } from "../3-wait/parked.js";
+import { go, type Task, type TaskOptions } from "../6-task/task.js";
 
 /** Wait is a {@link Parked} WaitGroup.wait. */
 class Wait extends Parked<void> {

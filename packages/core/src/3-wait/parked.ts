@@ -1,8 +1,24 @@
-import { CancelCtx, holdDeadline, type Listener, type Source } from "../cancel.js";
-import type { Context } from "../context.js";
-import type { Alarm } from "./alarm.js";
-import { tracker } from "../track.js";
-import { taskOf, type Task } from "../task.js";
+import type { Context } from "../2-context/context.js";
+import { tracker } from "../1-base/track.js";
+import { attach, holdDeadline, type Held, type Listener, type ListenerHost, type Source } from "./listeners.js";
+
+/**
+ * @internal Blocker is what a wait needs of the task it blocks (a Task, from the tasks layer above): to be
+ * shown as blocked on it, and no longer.
+ */
+export interface Blocker {
+  /** block records the wait; false if the task has settled (then the wait is not the task's). */
+  block(wait: object, what: string): boolean;
+  unblock(wait: object): void;
+}
+
+// Set by the tasks layer when it loads (setTaskOf): without it no task exists, so no wait has one.
+let taskOf: ((ctx: Context) => Blocker | undefined) | undefined;
+
+/** @internal setTaskOf tells waits how to find the task a context belongs to (called once by 6-task/task.ts). */
+export function setTaskOf(lookup: (ctx: Context) => Blocker | undefined): void {
+  taskOf = lookup;
+}
 
 /**
  * Parked is one blocked call — a channel recv or send, a select, a sleep, a semaphore acquire, a WaitGroup
@@ -15,14 +31,14 @@ import { taskOf, type Task } from "../task.js";
 export abstract class Parked<T> implements Listener {
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
+  attachedTo: ListenerHost | null = null;
   readonly promise: Promise<T>;
   #resolve!: (value: T) => void;
   #reject!: (error: unknown) => void;
   #source: Source | undefined = undefined;
-  #task: Task<unknown> | undefined = undefined;
+  #task: Blocker | undefined = undefined;
   // The deadline timers held while waiting (several for a select over the done channels of several contexts).
-  #holds: Alarm<CancelCtx>[] | undefined;
+  #holds: Held[] | undefined;
   #settled = false;
 
   constructor() {
@@ -46,16 +62,16 @@ export abstract class Parked<T> implements Listener {
    * `ctx`, when given, ends it with ctx.err() and its deadline is held. `task` is the task it blocks: the one
    * whose code is running, when the tracker follows async context; else the one given (a select's); else ctx's.
    */
-  park(ctx: Context | undefined, what: string, task?: Task<unknown>): void {
+  park(ctx: Context | undefined, what: string, task?: Blocker): void {
     this.hold(ctx);
     // What current() returns is what core gave tracker.run: a Task (no instanceof: that would bundle every Task
     // export with the channel API).
-    task = (tracker?.current?.() as Task<unknown> | undefined) ?? task ?? (ctx && taskOf(ctx));
+    task = (tracker?.current?.() as Blocker | undefined) ?? task ?? (ctx && taskOf?.(ctx));
     // A task that has settled is done for good: a late wait on its context is not the task's.
     if (task?.block(this, what)) this.#task = task;
     if (tracker !== undefined) tracker.begin("wait", this, what, this.#task);
     // Last: attaching to a context whose signal already aborted ends the wait at once.
-    if (ctx !== undefined) this.#source = CancelCtx.attach(ctx, this);
+    if (ctx !== undefined) this.#source = attach(ctx, this);
   }
 
   /** leave removes the wait from whatever it is queued on (a channel, a semaphore); called once, on settling. */

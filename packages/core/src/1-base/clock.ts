@@ -1,5 +1,5 @@
 // The one seam between lifeline and time. Every deadline, sleep, after and ticker reads the time with now() and
-// arms its timer through Alarm (internal/alarm.ts) on `clock`: the platform's (Date.now, setTimeout), unless a test
+// arms its timer through Alarm (3-wait/alarm.ts) on `clock`: the platform's (Date.now, setTimeout), unless a test
 // tool (@lifeline/testing's withVirtualClock) installed another with setClock.
 import { describe } from "./describe.js";
 

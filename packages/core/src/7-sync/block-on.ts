@@ -1,8 +1,8 @@
-import { checkContext, type Context } from "./context.js";
-import { clock } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { Parked } from "./internal/parked.js";
-import { taskOf } from "./task.js";
+import { checkContext, type Context } from "../2-context/context.js";
+import { clock } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { Parked } from "../3-wait/parked.js";
+import { taskOf } from "../6-task/task.js";
 
 /** Blocked is a wait on a promise lifeline did not make: queued nowhere, so leaving is a no-op. */
 class Blocked<T> extends Parked<T> {

@@ -1,7 +1,7 @@
-import { background, withCancelCause, type CancelCauseFunc } from "./cancel.js";
-import { checkParent, type Context } from "./context.js";
-import { describe } from "./internal/describe.js";
-import { go, type TaskOptions } from "./task.js";
+import { background, withCancelCause, type CancelCauseFunc } from "../5-cancel/cancel.js";
+import { checkParent, type Context } from "../2-context/context.js";
+import { describe } from "../1-base/describe.js";
+import { go, type TaskOptions } from "../6-task/task.js";
 
 type GroupFn = (ctx: Context) => unknown;
 

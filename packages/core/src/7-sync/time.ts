@@ -1,11 +1,11 @@
-import { CancelCtx, type Listener } from "./cancel.js";
-import { Channel, receiveOnly, type ReceiveChannel } from "./chan.js";
-import { checkContext, type Context } from "./context.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { Parked } from "./internal/parked.js";
-import { tracker } from "./track.js";
+import { Channel, receiveOnly, type ReceiveChannel } from "../4-chan/chan.js";
+import { checkContext, type Context } from "../2-context/context.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { attach, type Listener, type ListenerHost } from "../3-wait/listeners.js";
+import { Parked } from "../3-wait/parked.js";
+import { tracker } from "../1-base/track.js";
 
 function checkMs(fn: string, ms: unknown): asserts ms is number {
   if (typeof ms !== "number" || Number.isNaN(ms)) {
@@ -63,7 +63,7 @@ export function after(ms: number): ReceiveChannel<Date> {
 class Ticker implements Listener {
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
+  attachedTo: ListenerHost | null = null;
   readonly channel = receiveOnly(new Channel<Date>(1));
   readonly ms: number;
   // One alarm, moved on by `ms` at each tick: lifeline's one timer, so a virtual clock drives tickers too.
@@ -107,6 +107,6 @@ export function ticker(ctx: Context, ms: number): ReceiveChannel<Date> {
     return ch;
   }
   const t = new Ticker(ms);
-  CancelCtx.attach(ctx, t);
+  attach(ctx, t);
   return t.channel;
 }

@@ -1,6 +1,6 @@
-import { checkContext, type Context } from "./context.js";
-import { describe } from "./internal/describe.js";
-import { Parked } from "./internal/parked.js";
+import { checkContext, type Context } from "../2-context/context.js";
+import { describe } from "../1-base/describe.js";
+import { Parked } from "../3-wait/parked.js";
 
 /** Acquire is a queued {@link Parked} acquire of `n` permits. */
 class Acquire extends Parked<void> {

@@ -1,10 +1,21 @@
-import { CancelCtx, cause, type Listener, type Source } from "./cancel.js";
-import type { channelBrand, ReceiveChannel, RecvResult } from "./chan.js";
-import { checkContext, contextName, Ctx, Key, MISS, type Context } from "./context.js";
-import { monoNow } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { report } from "./internal/report.js";
-import { tracker, type TrackKind } from "./track.js";
+import { cause } from "../5-cancel/cancel.js";
+import {
+  checkContext,
+  contextName,
+  Ctx,
+  Key,
+  MISS,
+  type channelBrand,
+  type Context,
+  type ReceiveChannel,
+  type RecvResult,
+} from "../2-context/context.js";
+import { monoNow } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import { attach, type ListenerHost, type Listener, type Source } from "../3-wait/listeners.js";
+import { setTaskOf } from "../3-wait/parked.js";
+import { report } from "../1-base/report.js";
+import { tracker, type TrackKind } from "../1-base/track.js";
 
 /**
  * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
@@ -172,6 +183,10 @@ export function taskOf(ctx: Context): Task<unknown> | undefined {
   return ctx instanceof TaskCtx ? ctx.task : ctx.value(taskKey);
 }
 
+// A wait (3-wait/parked.ts, a lower layer) learns the task it blocks through this: no task can exist before
+// this module has run.
+setTaskOf(taskOf);
+
 /**
  * Task is the handle of work started with {@link go}: await it (it is a PromiseLike) for the result.
  * While the task runs it is in the registry ({@link tasks}) with its state, what it is blocked on and since
@@ -216,7 +231,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
   /** @internal */
   nextSibling: Listener | null = null;
   /** @internal */
-  attachedTo: CancelCtx | null = null;
+  attachedTo: ListenerHost | null = null;
   /** @internal */
   prevLive: Task<unknown> | null = null;
   /** @internal */
@@ -232,7 +247,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
     this.stack = stack;
     // Hear when the task's context ends, to measure how long the task takes to stop (time-to-stop).
     if (parent.err() !== undefined) this.#ctxEndedAt = this.createdAt;
-    else this.#source = CancelCtx.attach(parent, this);
+    else this.#source = attach(parent, this);
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
     // tracker that follows async context runs the start as the task's, so it can name the task of any wait.

@@ -1,4 +1,4 @@
-import { Channel, closeInternal, receiveOnly, type ReceiveChannel } from "./chan.js";
+import { Channel, closeInternal, receiveOnly } from "../4-chan/chan.js";
 import {
   cancelCtxKey,
   checkContext,
@@ -9,14 +9,27 @@ import {
   MISS,
   type Context,
   type Key,
+  type ReceiveChannel,
   type SignalLike,
-} from "./context.js";
-import { Canceled, DeadlineExceeded, DeadlineExceededError } from "./errors.js";
-import { Alarm } from "./internal/alarm.js";
-import { now } from "./internal/clock.js";
-import { describe } from "./internal/describe.js";
-import { report } from "./internal/report.js";
-import { tracker } from "./track.js";
+} from "../2-context/context.js";
+import { Canceled, DeadlineExceeded } from "../1-base/errors.js";
+import { Alarm } from "../3-wait/alarm.js";
+import { now } from "../1-base/clock.js";
+import { describe } from "../1-base/describe.js";
+import {
+  attach,
+  beginBatch,
+  causeOf,
+  endBatch,
+  errFor,
+  hubFor,
+  ListenerHost,
+  queueAbort,
+  type Listener,
+  type Source,
+} from "../3-wait/listeners.js";
+import { report } from "../1-base/report.js";
+import { tracker } from "../1-base/track.js";
 
 /**
  * CancelFunc ends its context with {@link Canceled}. It does not wait for the work to stop. It is idempotent:
@@ -31,97 +44,6 @@ export type CancelFunc = () => void;
  */
 export type CancelCauseFunc = (cause?: unknown) => void;
 
-/**
- * @internal Listener is told, synchronously, that the context it is attached to ended. A CancelCtx keeps its
- * listeners in an intrusive doubly-linked list (the three sibling fields): attach and detach are O(1) with
- * no allocation, which a Set's add/delete is not (it dominated withCancel+cancel).
- */
-export interface Listener {
-  ended(err: Error, cause: unknown): void;
-  prevSibling: Listener | null;
-  nextSibling: Listener | null;
-  attachedTo: CancelCtx | null;
-}
-
-/** @internal Source is where a listener is attached; detach is idempotent. */
-export interface Source {
-  detach(listener: Listener): void;
-}
-
-
-
-/** errFor maps an abort reason to the context error: a TimeoutError is a deadline, anything else a cancel. */
-function errFor(reason: unknown): Error {
-  if (reason instanceof DeadlineExceededError) return DeadlineExceeded;
-  const name = typeof reason === "object" && reason !== null ? (reason as { name?: unknown }).name : undefined;
-  return name === "TimeoutError" ? DeadlineExceeded : Canceled;
-}
-
-// Signals are aborted after the whole subtree has been marked ended: abort listeners run user code, and that
-// code must see every descendant's err() already set.
-let batchDepth = 0;
-let pendingAborts: AbortController[] = [];
-let pendingErrors: Error[] = [];
-
-function endBatch(): void {
-  if (--batchDepth !== 0 || pendingAborts.length === 0) return;
-  const controllers = pendingAborts;
-  const errors = pendingErrors;
-  pendingAborts = [];
-  pendingErrors = [];
-  for (let i = 0; i < controllers.length; i++) controllers[i]!.abort(errors[i]);
-}
-
-/**
- * Hub is the one native 'abort' listener we put on a signal, fanning out to a Set of listeners (many
- * addEventListener calls on one signal are O(n) each: shared/PITFALLS.md). For a custom Context it reports
- * that context's err and cause; for a foreign signal, err and cause derive from the signal's reason.
- */
-class Hub implements Source {
-  readonly #signal: SignalLike;
-  readonly #ctx: Context | undefined;
-  #listeners = new Set<Listener>();
-  readonly #onAbort = (): void => this.#fire();
-
-  constructor(signal: SignalLike, ctx: Context | undefined) {
-    this.#signal = signal;
-    this.#ctx = ctx;
-  }
-
-  add(listener: Listener): this {
-    if (this.#listeners.size === 0) this.#signal.addEventListener("abort", this.#onAbort);
-    this.#listeners.add(listener);
-    return this;
-  }
-
-  detach(listener: Listener): void {
-    if (this.#listeners.delete(listener) && this.#listeners.size === 0) {
-      this.#signal.removeEventListener("abort", this.#onAbort);
-    }
-  }
-
-  #fire(): void {
-    const listeners = this.#listeners;
-    this.#listeners = new Set();
-    this.#signal.removeEventListener("abort", this.#onAbort);
-    const reason = this.#signal.reason;
-    const ctx = this.#ctx;
-    const err = ctx === undefined ? errFor(reason) : (ctx.err() ?? errFor(reason));
-    const why = ctx === undefined ? reason : cause(ctx);
-    batchDepth++;
-    for (const l of listeners) l.ended(err, why ?? err);
-    endBatch();
-  }
-}
-
-const hubs = new WeakMap<object, Hub>();
-
-function hubFor(key: object, signal: SignalLike, ctx: Context | undefined): Hub {
-  let hub = hubs.get(key);
-  if (hub === undefined) hubs.set(key, (hub = new Hub(signal, ctx)));
-  return hub;
-}
-
 const KIND_CANCEL = 0;
 const KIND_DEADLINE = 1;
 const KIND_SIGNAL = 2;
@@ -132,7 +54,7 @@ function onDeadline(ctx: CancelCtx): void {
 }
 
 /** @internal CancelCtx is Go's cancelCtx and timerCtx in one class: a node of the cancel tree. */
-export class CancelCtx extends Ctx implements Listener, Source {
+export class CancelCtx extends ListenerHost implements Listener {
   readonly parent: Context;
   readonly #kind: Kind;
   #err: Error | undefined = undefined;
@@ -141,7 +63,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
   #lastChild: Listener | null = null;
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
+  attachedTo: ListenerHost | null = null;
   #done: Channel<never> | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #source: Source | undefined = undefined;
@@ -157,9 +79,9 @@ export class CancelCtx extends Ctx implements Listener, Source {
     if (err !== undefined) {
       // Born ended: a child of an ended parent carries the parent's err and cause.
       this.#err = err;
-      this.#cause = cause(parent);
+      this.#cause = causeOf(parent);
     } else {
-      this.#source = CancelCtx.attach(parent, this);
+      this.#source = attach(parent, this);
     }
   }
 
@@ -167,38 +89,6 @@ export class CancelCtx extends Ctx implements Listener, Source {
   tracked(): this {
     if (tracker !== undefined && this.#err === undefined) tracker.begin("context", this, this.toString());
     return this;
-  }
-
-  /**
-   * attach makes `listener` hear, synchronously, that `ctx` ended; ctx must be live. It returns where the
-   * listener is attached (detach from it when no longer interested), or undefined when ctx never ends.
-   */
-  static attach(ctx: Context, listener: Listener): Source | undefined {
-    let c: Context | undefined = ctx;
-    while (c instanceof Ctx) {
-      if (c instanceof CancelCtx) {
-        c.#link(listener);
-        return c;
-      }
-      c = c.endsWith; // a value context ends with its parent; background and withoutCancel never end
-    }
-    if (c === undefined) return undefined;
-    // A context we did not make. If it wraps one of ours (Go's parentCancelCtx), join that one's children.
-    const inner = c.value(cancelCtxKey);
-    if (inner instanceof CancelCtx && inner.#err === undefined && inner.done() === c.done()) {
-      inner.#link(listener);
-      return inner;
-    }
-    const signal: unknown = c.signal;
-    if (!isSignalLike(signal)) {
-      throw new TypeError(`lifeline: a custom Context must have an AbortSignal as its signal, got ${describe(signal)}`);
-    }
-    if (signal.aborted) {
-      // The context's own err() said live but its signal is aborted: treat the signal as the truth.
-      listener.ended(c.err() ?? errFor(signal.reason), cause(c) ?? signal.reason);
-      return undefined;
-    }
-    return hubFor(c, signal, c).add(listener);
   }
 
   /** @internal */
@@ -228,7 +118,8 @@ export class CancelCtx extends Ctx implements Listener, Source {
     this.cancel(DeadlineExceeded, this.#deadlineCause ?? DeadlineExceeded);
   }
 
-  #link(l: Listener): void {
+  /** @internal link appends `l` to this context's listeners (the intrusive list: O(1), no allocation). */
+  link(l: Listener): void {
     l.attachedTo = this;
     l.prevSibling = this.#lastChild;
     l.nextSibling = null;
@@ -257,7 +148,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
   cancel(err: Error, why: unknown): void {
     if (this.#err !== undefined) return;
     if (tracker !== undefined) tracker.end(this);
-    batchDepth++;
+    beginBatch();
     this.#err = err;
     this.#cause = why ?? err;
     if (this.#done !== undefined) closeInternal(this.#done);
@@ -275,10 +166,7 @@ export class CancelCtx extends Ctx implements Listener, Source {
       this.#signalSource.detach(this);
       this.#signalSource = undefined;
     }
-    if (this.#controller !== undefined) {
-      pendingAborts.push(this.#controller);
-      pendingErrors.push(err);
-    }
+    if (this.#controller !== undefined) queueAbort(this.#controller, err);
     endBatch();
   }
 
@@ -339,24 +227,6 @@ export class CancelCtx extends Ctx implements Listener, Source {
   }
 }
 
-
-/**
- * @internal holdDeadline keeps the process alive for the deadline that will end `ctx` (the nearest own
- * deadline up the chain, which is always the earliest) while something waits on ctx: a deadline alone never
- * keeps a process alive, but a program blocked until its deadline must not exit before it. Returns what to
- * release when the wait is over.
- */
-export function holdDeadline(ctx: Context | undefined): Alarm<CancelCtx> | undefined {
-  for (let c = ctx; c instanceof Ctx; c = c instanceof CancelCtx ? c.parent : c.endsWith) {
-    const alarm = c instanceof CancelCtx ? c.alarm : undefined;
-    if (alarm !== undefined) {
-      if (c.err() !== undefined) return undefined;
-      alarm.hold(1);
-      return alarm;
-    }
-  }
-  return undefined;
-}
 
 let never: Channel<never> | undefined;
 let neverSignal: AbortSignal | undefined;
@@ -487,12 +357,7 @@ export function withSignal(parent: Context, signal: AbortSignal): [ctx: Context,
  */
 export function cause(ctx: Context): unknown {
   checkContext("cause", ctx);
-  const cc = ctx.value(cancelCtxKey);
-  if (cc instanceof CancelCtx) {
-    const why = cc.causeValue;
-    if (why !== undefined) return why;
-  }
-  return ctx.err();
+  return causeOf(ctx);
 }
 
 const ARMED = 0;
@@ -502,7 +367,7 @@ const STOPPED = 2;
 class AfterFunc implements Listener {
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
-  attachedTo: CancelCtx | null = null;
+  attachedTo: ListenerHost | null = null;
   readonly #f: () => unknown;
   #state = ARMED;
   #source: Source | undefined = undefined;
@@ -513,7 +378,7 @@ class AfterFunc implements Listener {
 
   arm(ctx: Context): void {
     if (ctx.err() !== undefined) this.ended();
-    else this.#source = CancelCtx.attach(ctx, this);
+    else this.#source = attach(ctx, this);
   }
 
   ended(): void {
