@@ -362,13 +362,16 @@ describe("faults", () => {
   it("rejects clearly when the backend is terminated mid-query, and the pool drops it", async () => {
     const { pool, name, errors } = newPool("terminate", { max: 1 });
     try {
-      const running = query(background(), pool, "select pg_sleep(30)");
-      const pid = await activePid(name, "pg_sleep(30)");
-      await admin.query("select pg_terminate_backend($1)", [pid]);
-      const error = await running.then(
+      // The outcome is taken before the terminate is sent: the FATAL on this connection and the admin's reply on
+      // another race, and under load the FATAL often wins, rejecting `running` while the test still awaits the
+      // admin query; with no handler attached yet, Node reports that as an unhandled rejection and fails the test.
+      const outcome = query(background(), pool, "select pg_sleep(30)").then(
         () => assert.fail("the query resolved"),
         (e: unknown) => e as pg.DatabaseError,
       );
+      const pid = await activePid(name, "pg_sleep(30)");
+      await admin.query("select pg_terminate_backend($1)", [pid]);
+      const error = await outcome;
       assert.equal(error.code, "57P01", `expected the server's 57P01, got ${String(error)} (code ${error.code})`);
       const next = await query(background(), pool, "select pg_backend_pid() as pid");
       assert.notEqual(next.rows[0]!.pid, pid);
