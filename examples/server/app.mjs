@@ -218,7 +218,7 @@ export async function startApp(settings = {}) {
     );
     try {
       for await (const p of progress) {
-        step = p.step;
+        if (typeof p.step === "number") step = p.step; // jobs mode also relays messages without a step ("job")
         line(p);
       }
       const result = await task;

@@ -242,7 +242,7 @@ describe("the dashboard in Chromium, jobs mode (Redis, two worker processes)", (
       await second.waitForFunction(() => document.getElementById("event-log").textContent.includes("client left"));
       const logged = await second.$$eval("#event-log li", (items) => items.map((li) => li.lastChild.textContent));
       const line = logged.find((text) => text.startsWith("report #1: client left"));
-      const m = /^report #1: client left at step 1, ran on (worker \d) \(pid (\d+)\), the cancel reached it \((push|renewal)\) \d+(?:\.\d+)? ms after it was issued, .*, the job stopped (\d+(?:\.\d+)?) ms after its ctx ended, its outcome reached the dashboard \d+(?:\.\d+)? ms later$/.exec(line);
+      const m = /^report #1: client left at step [01], ran on (worker \d) \(pid (\d+)\), the cancel reached it \((push|renewal)\) \d+(?:\.\d+)? ms after it was issued, .*, the job stopped (\d+(?:\.\d+)?) ms after its ctx ended, its outcome reached the dashboard \d+(?:\.\d+)? ms later$/.exec(line);
       assert.ok(m, line);
       worker = m[1];
       assert.ok(pids.includes(Number(m[2])), `ran on pid ${m[2]}, one of ${pids}`);

@@ -106,8 +106,10 @@ describe("the dashboard in jobs mode (Redis, two worker processes)", () => {
     assert.equal(await j.getState(), "failed");
     assert.match(j.failedReason, /canceled/);
     const line = s.events.map((e) => e.text).find((t) => t.startsWith("report #2: client left"));
+    // The dashboard learns the worker's step through BullMQ's QueueEvents, not ordered with what this test sees in
+    // pg_stat_activity: the line may say step 0 (the step-1 message not yet there) or step 1.
     const m = new RegExp(
-      `^report #2: client left at step 1, ran on ${worker} \\(pid ${pid}\\), the cancel reached it \\((push|renewal)\\) \\d+(\\.\\d+)? ms after it was issued, ` +
+      `^report #2: client left at step [01], ran on ${worker} \\(pid ${pid}\\), the cancel reached it \\((push|renewal)\\) \\d+(\\.\\d+)? ms after it was issued, ` +
         `query cancelled on the server \\d+(\\.\\d+)? ms later, the job stopped (?<stop>\\d+(\\.\\d+)?) ms after its ctx ended, its outcome reached the dashboard \\d+(\\.\\d+)? ms later$`,
     ).exec(line);
     assert.ok(m, line);
@@ -208,7 +210,9 @@ describe("the dashboard in jobs mode, shutting down mid-report", () => {
       assert.match(last.reason, /^the server shut down before the report finished/);
       for (const pid of pids) assert.equal(alive(pid), false, `worker pid ${pid} outlived close()`);
       const line = events.find((t) => t.startsWith("report #1: cancelled by the shutdown"));
-      assert.match(line, new RegExp(`^report #1: cancelled by the shutdown at step 1, ran on ${job.worker} \\(pid ${job.pid}\\), the cancel reached it \\((push|renewal)\\) `), events.join("\n"));
+      // The dashboard learns the worker's step through BullMQ's QueueEvents, not ordered with what this test sees in
+      // pg_stat_activity: the line may say step 0 (the step-1 message not yet there) or step 1.
+      assert.match(line, new RegExp(`^report #1: cancelled by the shutdown at step [01], ran on ${job.worker} \\(pid ${job.pid}\\), the cancel reached it \\((push|renewal)\\) `), events.join("\n"));
       const queue = new Queue(queueName, { connection: parseRedisUrl(REDIS_URL) });
       try {
         const j = await Job.fromId(queue, job.job);
