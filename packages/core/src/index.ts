@@ -21,6 +21,7 @@ export {
   ChannelClosedError,
   isCanceled,
   isDeadlineExceeded,
+  errorIs,
 } from "./1-base/errors.js";
 export { Channel, type ReceiveChannel, type SendChannel, type RecvResult } from "./4-chan/chan.js";
 export { select, trySelect, recv, send, type SelectCase, type RecvCase, type SendCase, type SelectResult } from "./7-sync/select.js";

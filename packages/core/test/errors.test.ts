@@ -10,6 +10,7 @@ import {
   cause,
   DeadlineExceeded,
   DeadlineExceededError,
+  errorIs,
   isCanceled,
   isDeadlineExceeded,
   withCancel,
@@ -149,6 +150,10 @@ describe("isCanceled and isDeadlineExceeded", () => {
     { name: "an Error with cause null", error: new Error("x", { cause: null }), canceled: false, deadline: false },
   ];
   for (const t of table) {
+    it(`errorIs agrees with both for ${t.name}`, () => {
+      assert.equal(errorIs(t.error, Canceled), t.canceled);
+      assert.equal(errorIs(t.error, DeadlineExceeded), t.deadline);
+    });
     it(`${t.canceled ? "recognise" : "reject"}s ${t.name} as Canceled, and ${t.deadline ? "recognise" : "reject"}s it as DeadlineExceeded`, () => {
       assert.equal(isCanceled(t.error), t.canceled);
       assert.equal(isDeadlineExceeded(t.error), t.deadline);
@@ -161,6 +166,37 @@ describe("isCanceled and isDeadlineExceeded", () => {
     assert.equal(isCanceled(cause(ctx)), true);
     assert.equal(isCanceled(ctx.err()), true);
     assert.equal(isDeadlineExceeded(cause(ctx)), false);
+  });
+});
+
+describe("errorIs", () => {
+  class NotFound extends Error {}
+  const target = new NotFound("row not found");
+  const table: { name: string; error: unknown; is: boolean }[] = [
+    { name: "the target itself", error: target, is: true },
+    { name: "a cause chain ending in the target", error: new Error("a", { cause: new Error("b", { cause: target }) }), is: true },
+    { name: "an AggregateError holding it", error: new AggregateError([new Error("x"), target]), is: true },
+    { name: "an AggregateError in a cause chain", error: new Error("o", { cause: new AggregateError([new Error("y", { cause: target })]) }), is: true },
+    { name: "a plain object whose cause is it", error: { cause: target }, is: true },
+    { name: "a cycle holding it", error: cycle(target), is: true },
+    { name: "a cycle without it", error: cycle(), is: false },
+    { name: "an AggregateError that contains itself", error: selfAggregate(), is: false },
+    { name: "another instance of the same class and message", error: new NotFound("row not found"), is: false },
+    { name: "a look-alike object", error: { name: "Error", message: "row not found" }, is: false },
+    { name: "Canceled", error: Canceled, is: false },
+    { name: "undefined", error: undefined, is: false },
+  ];
+  for (const t of table) {
+    it(`${t.is ? "finds" : "does not find"} the target in ${t.name}`, () => {
+      assert.equal(errorIs(t.error, target), t.is);
+    });
+  }
+
+  it("compares primitives by value, as identity does in JavaScript", () => {
+    assert.equal(errorIs("eof", "eof"), true);
+    assert.equal(errorIs(new Error("x", { cause: "eof" }), "eof"), true);
+    assert.equal(errorIs(new Error("eof"), "eof"), false);
+    assert.equal(errorIs(undefined, undefined), true);
   });
 });
 

@@ -6,11 +6,9 @@ import type { Socket } from "node:net";
 import {
   afterFunc,
   background,
-  Canceled,
   cause,
   DeadlineExceeded,
-  isCanceled,
-  isDeadlineExceeded,
+  errorIs,
   sleep,
   withCancel,
   withCancelCause,
@@ -510,9 +508,9 @@ export class HttpContexts {
   stopped(ctx: Context, error: unknown): boolean {
     const err = ctx.err();
     if (err === undefined) return false;
-    if (wraps(error, err)) return true;
+    if (errorIs(error, err)) return true;
     const why = cause(ctx);
-    if (why !== err && wraps(error, why)) return true;
+    if (why !== err && errorIs(error, why)) return true;
     const code = (error as { code?: unknown } | null)?.code;
     if (code === "ERR_HTTP_HEADERS_SENT") return this.#answered.has(ctx);
     return typeof code === "string" && CLOSED.has(code);
@@ -617,21 +615,3 @@ function unsent(stream: ServerHttp2Stream): boolean {
 
 /** Error codes of a write that failed because the response or its connection had been closed. */
 const CLOSED = new Set(["ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END", "ERR_STREAM_PREMATURE_CLOSE", "ERR_HTTP2_INVALID_STREAM", "ERR_HTTP2_STREAM_CANCEL", "EPIPE", "ECONNRESET"]);
-
-/** wraps is Go's errors.Is: `error` is `target`, or wraps it through `cause` chains and AggregateError members. */
-function wraps(error: unknown, target: unknown): boolean {
-  if (error === target) return true;
-  if (target === Canceled) return isCanceled(error);
-  if (target === DeadlineExceeded) return isDeadlineExceeded(error);
-  const seen = new Set<unknown>();
-  const stack: unknown[] = [error];
-  while (stack.length > 0) {
-    const e = stack.pop();
-    if (e === target) return true;
-    if (typeof e !== "object" || e === null || seen.has(e)) continue;
-    seen.add(e);
-    if (e instanceof AggregateError) stack.push(...(e.errors as unknown[]));
-    if ("cause" in e) stack.push(e.cause);
-  }
-  return false;
-}

@@ -48,8 +48,15 @@ export const Canceled: CanceledError = new CanceledError(sentinel);
 /** DeadlineExceeded is the error `ctx.err()` returns when the context's deadline passed (Go's `context.DeadlineExceeded`). */
 export const DeadlineExceeded: DeadlineExceededError = new DeadlineExceededError(sentinel);
 
-function matches(error: unknown, target: Error): boolean {
-  // errors.Is: the error itself, then whatever it wraps (`cause`, and every member of an AggregateError).
+/**
+ * errorIs reports whether `error` is `target` or wraps it: Go's `errors.Is(err, target)`. It follows `cause`
+ * chains (on any object, not only Errors) and the members of AggregateErrors, depth first, each object once,
+ * so cycles end. It compares by identity only: it does not call an `is` method, compare names or messages, or
+ * treat an AbortError DOMException as {@link Canceled}. For the two context errors use {@link isCanceled} and
+ * {@link isDeadlineExceeded}, which are this with a fixed target.
+ */
+export function errorIs(error: unknown, target: unknown): boolean {
+  if (error === target) return true;
   const seen = new Set<unknown>();
   const stack: unknown[] = [error];
   while (stack.length > 0) {
@@ -69,7 +76,7 @@ function matches(error: unknown, target: Error): boolean {
  * AbortErrors (a DOMException from a plain AbortController) as Canceled.
  */
 export function isCanceled(error: unknown): boolean {
-  return error === Canceled || matches(error, Canceled);
+  return errorIs(error, Canceled);
 }
 
 /**
@@ -77,7 +84,7 @@ export function isCanceled(error: unknown): boolean {
  * chains and the members of AggregateErrors, as Go's `errors.Is(err, context.DeadlineExceeded)` does.
  */
 export function isDeadlineExceeded(error: unknown): boolean {
-  return error === DeadlineExceeded || matches(error, DeadlineExceeded);
+  return errorIs(error, DeadlineExceeded);
 }
 
 /**
