@@ -3,6 +3,7 @@ import type { TSESLint } from "@typescript-eslint/utils";
 import { contextFirst } from "./rules/context-first.js";
 import { forwardContext } from "./rules/forward-context.js";
 import { lostCancel } from "./rules/lost-cancel.js";
+import { noAwaitCase } from "./rules/no-await-case.js";
 import { noBackgroundInRequest } from "./rules/no-background-in-request.js";
 import { noRaceWithDone } from "./rules/no-race-with-done.js";
 import { noStoredContext } from "./rules/no-stored-context.js";
@@ -24,6 +25,7 @@ export const rules = {
   "forward-context": forwardContext,
   "no-background-in-request": noBackgroundInRequest,
   "no-race-with-done": noRaceWithDone,
+  "no-await-case": noAwaitCase,
   "value-key": valueKey,
   "forward-signal": forwardSignal,
   "no-stored-signal": noStoredSignal,
@@ -39,7 +41,7 @@ export interface Configs {
    * recommended registers the plugin as `lifeline` and turns lifeline's rules on at "error" ({@link LIFELINE_RULES}).
    * Every rule works without type information; with it (see `recommended-type-checked`) context-first,
    * no-stored-context, no-background-in-request, value-key and forward-context see through aliases and
-   * inference, and forward-context checks each call's signature.
+   * inference, forward-context checks each call's signature, and no-await-case sees a case by its type.
    */
   recommended: TSESLint.FlatConfig.Config;
   /**
@@ -76,6 +78,7 @@ export const LIFELINE_RULES: readonly RuleName[] = [
   "forward-context",
   "no-background-in-request",
   "no-race-with-done",
+  "no-await-case",
   "value-key",
 ];
 

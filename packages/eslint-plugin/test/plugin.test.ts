@@ -11,12 +11,13 @@ const all = Object.keys(lifeline.rules);
 const names: string[] = [...LIFELINE_RULES];
 
 describe("@lifeline/eslint-plugin", () => {
-  it("has the seven rules of issue 6 and the three of the AbortSignal mode (issue 14)", () => {
+  it("has the seven rules of issue 6, no-await-case and the three of the AbortSignal mode (issue 14)", () => {
     assert.deepEqual([...all].sort(), [
       "context-first",
       "forward-context",
       "forward-signal",
       "lost-cancel",
+      "no-await-case",
       "no-background-in-request",
       "no-race-with-done",
       "no-signal-any-in-loop",
@@ -28,6 +29,7 @@ describe("@lifeline/eslint-plugin", () => {
       "context-first",
       "forward-context",
       "lost-cancel",
+      "no-await-case",
       "no-background-in-request",
       "no-race-with-done",
       "no-stored-context",

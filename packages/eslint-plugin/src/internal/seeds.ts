@@ -27,3 +27,5 @@ export const SEED_NO_STORED_SIGNAL = "A signal belongs to one operation; an obje
 export const SEED_SIGNAL_ANY = "Every AbortSignal.any() registers on each source until the source is collected or aborts.";
 /** no-race-with-done, for code that does not use lifeline. */
 export const SEED_NO_RACE_PLATFORM = "A promise that outlives the loop keeps every reaction raced against it.";
+/** Seed 001: no-await-case. */
+export const SEED_NO_AWAIT_CASE = "If you must block on a channel, wrap it in a select.";
