@@ -14,6 +14,7 @@
 // the response headers, notes the monotonic clock and destroys its socket; the servers (in this process) note
 // the same clock when they see it.
 import { execFileSync, fork, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
@@ -30,6 +31,19 @@ const FRAMEWORKS = [
     also: { variant: "fetch", how: "fetchHandler(contexts, app.fetch)" },
   },
 ];
+
+/** Comparison variants of bench/http-server.mjs, run with --compare=… (standalone only): a framework's own cost. */
+const COMPARE = {
+  express: { mw: "an empty app.use((req, res, next) => next()), no lifeline" },
+  fastify: { hook: "an empty onRequest hook, no lifeline" },
+  hono: { mw: "an empty app.use((c, next) => next()), no lifeline" },
+};
+
+/** Rounds and seconds per run: interleaved, so that a change in machine load hits both sides of a ratio alike. */
+const ROUNDS = 9;
+const RUN_S = 1;
+
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,7 +95,7 @@ function load(wrk, url, seconds) {
  * benchHttp runs section h and reports through `row` / `check` (bench/run.mjs's, or the standalone ones below).
  * Bounded: about 8 servers × (1 + ROUNDS) × RUN_S seconds, plus the disconnect measurement.
  */
-export async function benchHttp({ row, check, verdict, section, rounds = 5, runSeconds = 1 }) {
+export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS, runSeconds = RUN_S, compare = [], skipDisconnects = false }) {
   section("h. HTTP on loopback: requests/s with lifeline vs bare (wrk, one process per server), disconnect → ctx ended");
   const wrk = wrkPath();
   if (wrk === undefined) {
@@ -89,18 +103,27 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
   } else {
     const servers = [];
     for (const f of FRAMEWORKS) {
-      const s = { f, variants: ["bare", "ours"], bare: await startServer(f.key, "bare"), ours: await startServer(f.key, "ours") };
+      const s = { f, variants: ["bare", "ours"], how: { ours: f.how } };
       if (f.also !== undefined) {
-        s.variants.push("also");
-        s.also = await startServer(f.key, f.also.variant);
+        s.variants.push(f.also.variant);
+        s.how[f.also.variant] = f.also.how;
       }
+      // Comparison variants (standalone runs only), e.g. --compare=hook: what an empty framework hook costs.
+      for (const v of compare) if (COMPARE[f.key]?.[v] !== undefined && !s.variants.includes(v)) {
+        s.variants.push(v);
+        s.how[v] = COMPARE[f.key][v];
+      }
+      for (const v of s.variants) s[v] = await startServer(f.key, v);
       servers.push(s);
     }
     const t0 = performance.now();
+    const load0 = loadAverage();
     for (const s of servers) for (const v of s.variants) load(wrk, s[v].url, 1); // warm-up: JIT, pools
-    const got = servers.map(() => ({ bare: [], ours: [], also: [] }));
+    const got = servers.map((s) => Object.fromEntries(s.variants.map((v) => [v, []])));
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < servers.length; k++) {
+        // Each variant runs right after the bare one or right before it (alternating), so that a round's
+        // ratio compares runs under the same machine load.
         const order = round % 2 ? [...servers[k].variants].reverse() : servers[k].variants;
         for (const v of order) {
           const before = (await servers[k][v].ask("cpu")).cpuUs;
@@ -111,26 +134,33 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
         }
       }
     }
-    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server)`);
+    const load1 = loadAverage();
+    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server; load average ${load0} → ${load1})`);
     const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
     for (let k = 0; k < servers.length; k++) {
       const { f } = servers[k];
       const bare = median(got[k].bare.map((x) => x.rps));
       const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
       for (const v of servers[k].variants.slice(1)) {
-        const stats = (await servers[k][v].ask("stats")).stats;
-        check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        if (v === "ours" || v === f.also?.variant) {
+          const stats = (await servers[k][v].ask("stats")).stats;
+          check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        }
+        // Medians of the per-round ratios (each of two runs side by side), not a ratio of medians.
+        const share = median(got[k][v].map((x, i) => x.rps / got[k].bare[i].rps));
+        const cpuShare = median(got[k][v].map((x, i) => got[k].bare[i].cpuUs / x.cpuUs));
+        const extra = median(got[k][v].map((x, i) => x.cpuUs - got[k].bare[i].cpuUs));
         const ours = median(got[k][v].map((x) => x.rps));
         const oursCpu = median(got[k][v].map((x) => x.cpuUs));
-        const share = ours / bare;
+        const compared = !(v === "ours" || v === f.also?.variant);
         row({
-          bench: `h. ${f.name}: requests/s, ${v === "also" ? f.also.how : f.how}`,
+          bench: `h. ${f.name}: requests/s, ${servers[k].how[v]}`,
           ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
           peer: f.peer,
           peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(1)} µs CPU/req)`,
-          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${oursCpu >= bareCpu ? "+" : "−"}${Math.abs(oursCpu - bareCpu).toFixed(1)} µs/req`,
-          target: "≥ 95% of bare",
-          result: verdict(share >= 0.95),
+          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${extra >= 0 ? "+" : "−"}${Math.abs(extra).toFixed(1)} µs/req (bare/ours CPU ${(cpuShare * 100).toFixed(1)}%)`,
+          target: compared ? "" : "≥ 95% of bare",
+          result: compared ? "" : verdict(share >= 0.95),
           go: "",
         });
       }
@@ -139,7 +169,7 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
     }
     for (const s of servers) for (const v of s.variants) s[v].stop();
   }
-  await disconnects({ row, check, verdict });
+  if (!skipDisconnects) await disconnects({ row, check, verdict });
 }
 
 async function disconnects({ row, check, verdict }) {
@@ -240,12 +270,17 @@ export const httpNotes = [
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 5);
+  const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? ROUNDS);
+  const runSeconds = Number(process.argv.find((a) => a.startsWith("--seconds="))?.slice(10) ?? RUN_S);
+  const compare = process.argv.find((a) => a.startsWith("--compare="))?.slice(10).split(",") ?? [];
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
   if (only !== undefined) FRAMEWORKS.splice(0, FRAMEWORKS.length, ...FRAMEWORKS.filter((f) => only.split(",").includes(f.key)));
   const misses = [];
   await benchHttp({
     rounds,
+    runSeconds,
+    compare,
+    skipDisconnects: process.argv.includes("--no-disconnects"),
     row: (r) => {
       if (r.result === "MISS") misses.push(r.bench);
       console.log(`${r.bench}: ${r.ours}${r.peer ? `  vs ${r.peer}: ${r.peerValue}  (${r.ratio})` : ""}${r.result ? `  [${r.result}]` : ""}`);
