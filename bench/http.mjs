@@ -5,10 +5,17 @@
 //
 // Requests/s: each server (a framework's app alone, and the same app with lifeline) runs in its own process
 // (bench/http-server.mjs), so its CPU time is its own; the load generator is wrk (C, one thread, keep-alive,
-// 32 connections), installed by scripts/install-wrk.sh when missing, so the generator is not the bottleneck.
-// Runs are short and interleaved (bare, ours, bare, …, the order alternating each round): a change in machine
-// load hits both alike; the figures are medians. CPU µs/req is the server process's user + system CPU per
-// request answered, read over IPC before and after each run.
+// 32 connections), installed by scripts/install-wrk.sh when missing, so the generator is not the bottleneck
+// (it spends about half the server's CPU per request). Runs are short and interleaved (bare, ours, bare, …, the
+// order alternating each round): a change in machine load hits both sides of a round alike; the % is the
+// median of the per-round ratios. CPU µs/req is the server process's user + system CPU per request answered,
+// read over IPC before and after each run.
+//
+//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1]
+//                                   [--compare=mw,hook] [--no-disconnects]
+//
+// --compare adds a framework's own cost for comparison: an empty middleware (Express, Hono: mw) or an empty
+// onRequest hook (Fastify: hook), without lifeline.
 //
 // Disconnect latency: bench/http-client.mjs (node:http, one request at a time) opens a request, waits for
 // the response headers, notes the monotonic clock and destroys its socket; the servers (in this process) note
@@ -255,11 +262,15 @@ async function disconnects({ row, check, verdict }) {
 export const httpNotes = [
   "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
   "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
-  "  by scripts/install-wrk.sh), so the generator is not the bottleneck. Runs of 1 s, interleaved (alternating which",
-  "  goes first), 5 rounds, medians; Hono is measured with the middleware and with fetchHandler. CPU µs/req is the",
-  "  server process's user + system CPU (GC included) per request answered. On a shared 2-CPU machine wrk and the",
-  "  server each take one CPU: other load moves both columns, so read them together; the raw per-round figures are",
-  "  printed on stderr.",
+  "  by scripts/install-wrk.sh): it spends about half the server's CPU per request, so the server is the bottleneck.",
+  "  Runs of 1 s after a 1 s warm-up, interleaved (each variant right after or right before the bare one, the order",
+  "  alternating each round), 9 rounds; the % is the median of the per-round ratios (two runs side by side, under",
+  "  the same machine load), not a ratio of medians. Hono is measured with the middleware and with fetchHandler.",
+  "  CPU µs/req is the server process's user + system CPU (GC and the kernel's loopback work included: about two",
+  "  thirds of a bare node:http request is kernel time, per `perf`) per request answered; the +/− is the median of the",
+  "  per-round differences. On a shared 2-CPU machine wrk and the server each take one CPU and other load moves",
+  "  both columns by ±10-20% from round to round (the raw per-round figures are printed on stderr): a 95% goal can",
+  "  only be read on a quiet machine. Where the time goes: `node bench/http-profile.mjs <framework> bare ours --perf`.",
   "- h. Disconnect latency: the client waits for the response headers (the handler runs and flushed them), reads",
   "  `process.hrtime.bigint()` and destroys its socket; the servers read the same clock (CLOCK_MONOTONIC, shared by",
   "  the two processes on Linux) when ours sees its ctx ended (in the `afterFunc(ctx, f)` callback, one microtask",

@@ -81,7 +81,7 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
       }
       const ctx = contexts.begin(incoming, outgoing, route);
       c.set("ctx", ctx);
-      return next().then(() => after(c, ctx, contexts, outgoing));
+      return next().then(() => after(ctx, c, contexts, outgoing));
     } catch (error) {
       return Promise.reject(error as Error); // as the async function did: a middleware fails by rejecting
     }
@@ -89,7 +89,7 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): Middlewa
 }
 
 /** after is the middleware's work once the handler has answered. */
-function after(c: HonoContext, ctx: Context, contexts: HttpContexts, outgoing: HttpBindings["outgoing"] | Http2Bindings["outgoing"]): void {
+function after(ctx: Context, c: HonoContext, contexts: HttpContexts, outgoing: HttpBindings["outgoing"] | Http2Bindings["outgoing"]): void {
   // Someone answered on the node response directly (the deadline's 503): writing c.res would throw.
   if (outgoing.headersSent) {
     c.res = undefined; // so the setter does not copy c.res's headers into the shared constant
