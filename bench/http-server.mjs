@@ -4,8 +4,8 @@
 //   node bench/http-server.mjs <framework> <variant>   framework: node | express | fastify | hono
 //                                                       variant:   bare (the app alone) | ours (with lifeline);
 //                                                       hono also fetch (fetchHandler); for comparison runs,
-//                                                       fastify hook (an empty onRequest hook), hono mw (an
-//                                                       empty middleware), both without lifeline
+//                                                       fastify hook (an empty onRequest hook), express and
+//                                                       hono mw (an empty middleware), all without lifeline
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
 //     on { cmd: "stats" } answers the lifeline counters (ours only).
 //
@@ -35,6 +35,8 @@ async function make() {
         app.use(lifeline(contexts));
         app.get("/", (req, res) => res.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));
       } else {
+        // For comparison runs: what any middleware costs in Express, apart from lifeline's work.
+        if (variant === "mw") app.use((_req, _res, next) => next());
         app.get("/", (_req, res) => res.type("text/plain").send(BODY));
       }
       return http.createServer(app);

@@ -5,15 +5,23 @@
 //
 // Requests/s: each server (a framework's app alone, and the same app with lifeline) runs in its own process
 // (bench/http-server.mjs), so its CPU time is its own; the load generator is wrk (C, one thread, keep-alive,
-// 32 connections), installed by scripts/install-wrk.sh when missing, so the generator is not the bottleneck.
-// Runs are short and interleaved (bare, ours, bare, …, the order alternating each round): a change in machine
-// load hits both alike; the figures are medians. CPU µs/req is the server process's user + system CPU per
-// request answered, read over IPC before and after each run.
+// 32 connections), installed by scripts/install-wrk.sh when missing, so the generator is not the bottleneck
+// (it spends about half the server's CPU per request). Runs are short and interleaved (bare, ours, bare, …, the
+// order alternating each round): a change in machine load hits both sides of a round alike; the % is the
+// median of the per-round ratios. CPU µs/req is the server process's user + system CPU per request answered,
+// read over IPC before and after each run.
+//
+//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1]
+//                                   [--compare=mw,hook] [--no-disconnects]
+//
+// --compare adds a framework's own cost for comparison: an empty middleware (Express, Hono: mw) or an empty
+// onRequest hook (Fastify: hook), without lifeline.
 //
 // Disconnect latency: bench/http-client.mjs (node:http, one request at a time) opens a request, waits for
 // the response headers, notes the monotonic clock and destroys its socket; the servers (in this process) note
 // the same clock when they see it.
 import { execFileSync, fork, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
@@ -30,6 +38,19 @@ const FRAMEWORKS = [
     also: { variant: "fetch", how: "fetchHandler(contexts, app.fetch)" },
   },
 ];
+
+/** Comparison variants of bench/http-server.mjs, run with --compare=… (standalone only): a framework's own cost. */
+const COMPARE = {
+  express: { mw: "an empty app.use((req, res, next) => next()), no lifeline" },
+  fastify: { hook: "an empty onRequest hook, no lifeline" },
+  hono: { mw: "an empty app.use((c, next) => next()), no lifeline" },
+};
+
+/** Rounds and seconds per run: interleaved, so that a change in machine load hits both sides of a ratio alike. */
+const ROUNDS = 9;
+const RUN_S = 1;
+
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -81,7 +102,7 @@ function load(wrk, url, seconds) {
  * benchHttp runs section h and reports through `row` / `check` (bench/run.mjs's, or the standalone ones below).
  * Bounded: about 8 servers × (1 + ROUNDS) × RUN_S seconds, plus the disconnect measurement.
  */
-export async function benchHttp({ row, check, verdict, section, rounds = 5, runSeconds = 1 }) {
+export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS, runSeconds = RUN_S, compare = [], skipDisconnects = false }) {
   section("h. HTTP on loopback: requests/s with lifeline vs bare (wrk, one process per server), disconnect → ctx ended");
   const wrk = wrkPath();
   if (wrk === undefined) {
@@ -89,18 +110,27 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
   } else {
     const servers = [];
     for (const f of FRAMEWORKS) {
-      const s = { f, variants: ["bare", "ours"], bare: await startServer(f.key, "bare"), ours: await startServer(f.key, "ours") };
+      const s = { f, variants: ["bare", "ours"], how: { ours: f.how } };
       if (f.also !== undefined) {
-        s.variants.push("also");
-        s.also = await startServer(f.key, f.also.variant);
+        s.variants.push(f.also.variant);
+        s.how[f.also.variant] = f.also.how;
       }
+      // Comparison variants (standalone runs only), e.g. --compare=hook: what an empty framework hook costs.
+      for (const v of compare) if (COMPARE[f.key]?.[v] !== undefined && !s.variants.includes(v)) {
+        s.variants.push(v);
+        s.how[v] = COMPARE[f.key][v];
+      }
+      for (const v of s.variants) s[v] = await startServer(f.key, v);
       servers.push(s);
     }
     const t0 = performance.now();
+    const load0 = loadAverage();
     for (const s of servers) for (const v of s.variants) load(wrk, s[v].url, 1); // warm-up: JIT, pools
-    const got = servers.map(() => ({ bare: [], ours: [], also: [] }));
+    const got = servers.map((s) => Object.fromEntries(s.variants.map((v) => [v, []])));
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < servers.length; k++) {
+        // Each variant runs right after the bare one or right before it (alternating), so that a round's
+        // ratio compares runs under the same machine load.
         const order = round % 2 ? [...servers[k].variants].reverse() : servers[k].variants;
         for (const v of order) {
           const before = (await servers[k][v].ask("cpu")).cpuUs;
@@ -111,26 +141,33 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
         }
       }
     }
-    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server)`);
+    const load1 = loadAverage();
+    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server; load average ${load0} → ${load1})`);
     const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
     for (let k = 0; k < servers.length; k++) {
       const { f } = servers[k];
       const bare = median(got[k].bare.map((x) => x.rps));
       const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
       for (const v of servers[k].variants.slice(1)) {
-        const stats = (await servers[k][v].ask("stats")).stats;
-        check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        if (v === "ours" || v === f.also?.variant) {
+          const stats = (await servers[k][v].ask("stats")).stats;
+          check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
+        }
+        // Medians of the per-round ratios (each of two runs side by side), not a ratio of medians.
+        const share = median(got[k][v].map((x, i) => x.rps / got[k].bare[i].rps));
+        const cpuShare = median(got[k][v].map((x, i) => got[k].bare[i].cpuUs / x.cpuUs));
+        const extra = median(got[k][v].map((x, i) => x.cpuUs - got[k].bare[i].cpuUs));
         const ours = median(got[k][v].map((x) => x.rps));
         const oursCpu = median(got[k][v].map((x) => x.cpuUs));
-        const share = ours / bare;
+        const compared = !(v === "ours" || v === f.also?.variant);
         row({
-          bench: `h. ${f.name}: requests/s, ${v === "also" ? f.also.how : f.how}`,
+          bench: `h. ${f.name}: requests/s, ${servers[k].how[v]}`,
           ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
           peer: f.peer,
           peerValue: `${fmtRps(bare)} (${bareCpu.toFixed(1)} µs CPU/req)`,
-          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${oursCpu >= bareCpu ? "+" : "−"}${Math.abs(oursCpu - bareCpu).toFixed(1)} µs/req`,
-          target: "≥ 95% of bare",
-          result: verdict(share >= 0.95),
+          ratio: `${(share * 100).toFixed(1)}% of bare; CPU ${extra >= 0 ? "+" : "−"}${Math.abs(extra).toFixed(1)} µs/req (bare/ours CPU ${(cpuShare * 100).toFixed(1)}%)`,
+          target: compared ? "" : "≥ 95% of bare",
+          result: compared ? "" : verdict(share >= 0.95),
           go: "",
         });
       }
@@ -139,7 +176,7 @@ export async function benchHttp({ row, check, verdict, section, rounds = 5, runS
     }
     for (const s of servers) for (const v of s.variants) s[v].stop();
   }
-  await disconnects({ row, check, verdict });
+  if (!skipDisconnects) await disconnects({ row, check, verdict });
 }
 
 async function disconnects({ row, check, verdict }) {
@@ -225,11 +262,15 @@ async function disconnects({ row, check, verdict }) {
 export const httpNotes = [
   "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
   "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
-  "  by scripts/install-wrk.sh), so the generator is not the bottleneck. Runs of 1 s, interleaved (alternating which",
-  "  goes first), 5 rounds, medians; Hono is measured with the middleware and with fetchHandler. CPU µs/req is the",
-  "  server process's user + system CPU (GC included) per request answered. On a shared 2-CPU machine wrk and the",
-  "  server each take one CPU: other load moves both columns, so read them together; the raw per-round figures are",
-  "  printed on stderr.",
+  "  by scripts/install-wrk.sh): it spends about half the server's CPU per request, so the server is the bottleneck.",
+  "  Runs of 1 s after a 1 s warm-up, interleaved (each variant right after or right before the bare one, the order",
+  "  alternating each round), 9 rounds; the % is the median of the per-round ratios (two runs side by side, under",
+  "  the same machine load), not a ratio of medians. Hono is measured with the middleware and with fetchHandler.",
+  "  CPU µs/req is the server process's user + system CPU (GC and the kernel's loopback work included: about two",
+  "  thirds of a bare node:http request is kernel time, per `perf`) per request answered; the +/− is the median of the",
+  "  per-round differences. On a shared 2-CPU machine wrk and the server each take one CPU and other load moves",
+  "  both columns by ±10-20% from round to round (the raw per-round figures are printed on stderr): a 95% goal can",
+  "  only be read on a quiet machine. Where the time goes: `node bench/http-profile.mjs <framework> bare ours --perf`.",
   "- h. Disconnect latency: the client waits for the response headers (the handler runs and flushed them), reads",
   "  `process.hrtime.bigint()` and destroys its socket; the servers read the same clock (CLOCK_MONOTONIC, shared by",
   "  the two processes on Linux) when ours sees its ctx ended (in the `afterFunc(ctx, f)` callback, one microtask",
@@ -240,12 +281,17 @@ export const httpNotes = [
 ];
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 5);
+  const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? ROUNDS);
+  const runSeconds = Number(process.argv.find((a) => a.startsWith("--seconds="))?.slice(10) ?? RUN_S);
+  const compare = process.argv.find((a) => a.startsWith("--compare="))?.slice(10).split(",") ?? [];
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
   if (only !== undefined) FRAMEWORKS.splice(0, FRAMEWORKS.length, ...FRAMEWORKS.filter((f) => only.split(",").includes(f.key)));
   const misses = [];
   await benchHttp({
     rounds,
+    runSeconds,
+    compare,
+    skipDisconnects: process.argv.includes("--no-disconnects"),
     row: (r) => {
       if (r.result === "MISS") misses.push(r.bench);
       console.log(`${r.bench}: ${r.ours}${r.peer ? `  vs ${r.peer}: ${r.peerValue}  (${r.ratio})` : ""}${r.result ? `  [${r.result}]` : ""}`);

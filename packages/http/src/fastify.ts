@@ -71,7 +71,7 @@ export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, 
   });
   fastify.addHook("onRequest", (request, reply, next) => {
     // A deadline is answered through reply.send, so Fastify's own hooks and logging see the answer.
-    request.ctx = beginWith(contexts, request.raw, reply.raw, request.routeOptions.config.lifeline, answerTimeout, reply);
+    request.ctx = beginWith(contexts, request.raw, reply.raw, routeConfig(request), answerTimeout, reply);
     next();
   });
   if (options.errorHandler !== false) fastify.setErrorHandler(errorHandler(contexts));
@@ -83,6 +83,20 @@ Object.assign(lifeline, {
   [Symbol.for("fastify.display-name")]: "@lifeline/http",
   [Symbol.for("plugin-meta")]: { name: "@lifeline/http", fastify: "5.x" },
 });
+
+/**
+ * The symbol under which Fastify keeps a request's route context (its `config` included), found on the first
+ * request: `request.routeOptions` builds a new object of twelve fields on every read. Where it is not found
+ * (another Fastify), `routeOptions` is read.
+ */
+let routeContextKey: symbol | null | undefined;
+
+/** routeConfig returns the route's `config.lifeline`. */
+function routeConfig(request: FastifyRequest): RouteOptions | undefined {
+  routeContextKey ??= Object.getOwnPropertySymbols(request).find((s) => s.description === "fastify.context") ?? null;
+  const config = routeContextKey === null ? undefined : (request as unknown as Record<symbol, { config?: { lifeline?: RouteOptions } } | undefined>)[routeContextKey]?.config;
+  return config !== undefined ? config.lifeline : request.routeOptions.config.lifeline;
+}
 
 function answerTimeout(status: number, reply: FastifyReply): void {
   void reply.code(status).type("text/plain").send("request timed out\n");

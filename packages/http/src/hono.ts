@@ -69,31 +69,40 @@ function bindings(c: HonoContext<LifelineEnv>): HttpBindings | Http2Bindings {
 export function lifeline(contexts: HttpContexts, route?: RouteOptions): MiddlewareHandler<LifelineEnv> {
   checkContexts("lifeline", contexts);
   checkRoute("lifeline", route);
-  return async function lifeline(c, next) {
-    const { incoming, outgoing } = bindings(c);
-    const existing = ctxIn(c);
-    if (existing !== undefined) {
-      if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
-      c.set("ctx", existing); // fetchHandler's, under the middleware's name too
-      return next();
-    }
-    const ctx = contexts.begin(incoming, outgoing, route);
-    c.set("ctx", ctx);
-    await next();
-    // Someone answered on the node response directly (the deadline's 503): writing c.res would throw.
-    if (outgoing.headersSent) {
-      c.res = undefined; // so the setter does not copy c.res's headers into the shared constant
-      c.res = RESPONSE_ALREADY_SENT;
-      return;
-    }
-    const body = streamBody(c.res);
-    if (body !== undefined) {
-      // Status and headers first: they come from node-server's cache, not from a real Response made from the body.
-      const init = { status: c.res.status, headers: c.res.headers };
-      c.res = undefined; // replace, not merge: the new response carries the old one's status and headers
-      c.res = new Response(cut(ctx, contexts, outgoing, body), init);
+  // Not an async function: next()'s promise and one closure cost less than an async frame suspended per request.
+  return function lifeline(c, next) {
+    try {
+      const { incoming, outgoing } = bindings(c);
+      const existing = ctxIn(c);
+      if (existing !== undefined) {
+        if (route !== undefined) throw new TypeError(`lifeline: ${c.req.method} ${c.req.path} already has a ctx; register lifeline with route options before any app-wide lifeline`);
+        c.set("ctx", existing); // fetchHandler's, under the middleware's name too
+        return next();
+      }
+      const ctx = contexts.begin(incoming, outgoing, route);
+      c.set("ctx", ctx);
+      return next().then(() => after(ctx, c, contexts, outgoing));
+    } catch (error) {
+      return Promise.reject(error as Error); // as the async function did: a middleware fails by rejecting
     }
   };
+}
+
+/** after is the middleware's work once the handler has answered. */
+function after(ctx: Context, c: HonoContext, contexts: HttpContexts, outgoing: HttpBindings["outgoing"] | Http2Bindings["outgoing"]): void {
+  // Someone answered on the node response directly (the deadline's 503): writing c.res would throw.
+  if (outgoing.headersSent) {
+    c.res = undefined; // so the setter does not copy c.res's headers into the shared constant
+    c.res = RESPONSE_ALREADY_SENT;
+    return;
+  }
+  const body = streamBody(c.res);
+  if (body !== undefined) {
+    // Status and headers first: they come from node-server's cache, not from a real Response made from the body.
+    const init = { status: c.res.status, headers: c.res.headers };
+    c.res = undefined; // replace, not merge: the new response carries the old one's status and headers
+    c.res = new Response(cut(ctx, contexts, outgoing, body), init);
+  }
 }
 
 type Fetch = (request: Request, env: never) => Response | Promise<Response>;

@@ -1,4 +1,4 @@
-import { Server as HttpServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { Server as HttpServer, IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import { Server as HttpsServer } from "node:https";
 import type { Http2ServerRequest, Http2ServerResponse, Http2Session, IncomingHttpHeaders as H2Headers, ServerHttp2Stream } from "node:http2";
 import { constants as h2 } from "node:http2";
@@ -259,8 +259,9 @@ export class HttpContexts {
     answer: Answer | undefined,
     target: unknown,
   ): Context {
-    if ("stream" in req && req.stream !== undefined) {
-      const stream = req.stream;
+    // An instanceof, not `"stream" in req`: Express's prototype-switched `req` makes an `in` check megamorphic.
+    if (!(req instanceof IncomingMessage) && (req as Http2ServerRequest).stream !== undefined) {
+      const stream = (req as Http2ServerRequest).stream;
       this.#trackSession(stream.session);
       return this.#begin(req.headers, req.method, req.url, res, COMPAT, null, stream, route, stream.destroyed || stream.closed, answer, target);
     }
@@ -424,12 +425,17 @@ export class HttpContexts {
     f.ended = true;
     if (f.queuedOn !== null) f.queuedOn.removeListener("close", f.onQueuedClose!);
     const ctx = f.ctx;
-    if (ctx.err() === undefined) f.stopAnswer?.();
+    const live = ctx.err() === undefined;
+    if (live) f.stopAnswer?.();
     // Always, even when the deadline already ended ctx: until base ends it stays linked in the root's
     // children (a timed-out request would leak one context). It does not change ctx's cause.
-    f.end(this.#left(f) ? new ClientDisconnectedError(f.method, f.url) : ResponseCompleted);
+    const left = this.#left(f);
+    f.end(left ? new ClientDisconnectedError(f.method, f.url) : ResponseCompleted);
     f.stopTimer?.();
-    this.#count(ctx);
+    // Ended here, ctx's cause is the one just given (ctx is base, or base's child): counted without asking.
+    if (!live) this.#count(ctx);
+    else if (left) this.stats.disconnected++;
+    else this.stats.completed++;
     this.stats.inFlight--;
     this.#unlink(f);
   }
