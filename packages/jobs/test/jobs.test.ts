@@ -2,7 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, cause, DeadlineExceeded, go, sleep, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, cause, DeadlineExceeded, go, sleep, tasks, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { createConnection, createServer, type AddressInfo } from "node:net";
@@ -381,6 +381,43 @@ describe("locks", () => {
     } finally {
       await worker.close(true).catch(() => {});
       await proxy.close();
+      await drop(queue);
+    }
+  });
+
+  it("a job taken again by the same worker while its old copy still runs stays reachable: the old copy's end does not hide it from a cancel", BOUND, async () => {
+    const queue = uniqueQueue("retaken");
+    const copies: Context[] = [];
+    let releaseOld!: () => void;
+    const oldReleased = new Promise<void>((resolve) => (releaseOld = resolve));
+    const worker = work(background(), queue.name, async (ctx) => {
+      copies.push(ctx);
+      if (copies.length === 1) {
+        await oldReleased; // the old copy ignores its ctx: it runs on after its lock is lost
+        return "late";
+      }
+      await sleep(ctx, Infinity);
+      return "unreachable";
+    }, { connection, concurrency: 2, ...FAST });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      await until(async () => copies[0], 10_000, "the first copy");
+      // The lock is gone: the next renewal is refused (the old copy's ctx ends) and the stalled check hands the job
+      // back to waiting, from where this worker (a slot free) takes it again.
+      await (await queue.client).del(`${queue.toKey(job.id!)}:lock`);
+      const second = await until(async () => copies[1], 20_000, "the job taken again");
+      assert.equal((cause(copies[0]!) as { name?: string } | undefined)?.name, "LockLostError");
+      releaseOld();
+      const name = `job report#${job.id}`;
+      await until(async () => (tasks().filter((t) => t.name === name).length === 1 ? true : undefined), 10_000, "the old copy settled");
+      await cancelJob(background(), queue, job.id!, "stop the new copy");
+      await until(async () => (second.err() !== undefined ? true : undefined), 10_000, "the new copy's ctx ended");
+      assert.equal(cause(second), "stop the new copy");
+    } finally {
+      releaseOld();
+      await worker.close(true).catch(() => {});
       await drop(queue);
     }
   });
