@@ -403,7 +403,9 @@ class JobWorker<D, R> extends Worker<D, R> {
       throw new JobCanceledError(this.name, id, early.reason);
     }
     const now = Date.now();
-    const deadline = header.deadline === undefined ? undefined : header.deadline - offset;
+    // In whole milliseconds, as addJob records it (floored): the clock offset is fractional, and a fractional
+    // deadline would give each job's timer a delay no other timer shares (Node keeps one timer list per delay).
+    const deadline = header.deadline === undefined ? undefined : Math.floor(header.deadline - offset);
     if (deadline !== undefined && deadline <= now) {
       this.#notify(job, "deadline", DeadlineExceeded, "pickup", false, undefined);
       throw new UnrecoverableError(`job ${id} not started: its deadline had passed when it was picked up`);
