@@ -58,13 +58,19 @@ export interface WorkOptions extends WorkerOptions {
 }
 
 interface Running {
+  readonly id: string;
   readonly job: Job;
+  /** ctx is the job's ctx (the handler's task runs under a child of it). */
+  readonly ctx: Context;
   readonly stopCtx: CancelCauseFunc;
+  readonly stopDeadline: CancelFunc | undefined;
   readonly started: boolean;
   stopped: { by: StopKind; cause: unknown } | undefined;
+  /** leaseUntil is when the job's lock may run out in Redis: the worker's lease timer ends the job's ctx then. */
   leaseUntil: number;
-  /** leaseTimer ends the job's ctx when leaseUntil passes (re-armed at each renewal): the lock in Redis runs out no sooner. */
-  leaseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The neighbours in the worker's list of running jobs (see JobWorker.#first). */
+  prev: Running | undefined;
+  next: Running | undefined;
 }
 
 type Subscriber = {
@@ -141,13 +147,25 @@ interface Settings<D, R> {
 /** @internal JobWorker is BullMQ's Worker with per-job contexts; work() is its only constructor. */
 class JobWorker<D, R> extends Worker<D, R> {
   readonly #settings: Settings<D, R>;
-  readonly #running = new Map<string, Running>();
+  // The root's values without its end, made once and shared by every job's ctx (the grace ladder in close()
+  // ends them).
+  // eslint-disable-next-line lifeline/no-stored-context -- the worker's root lives exactly as long as the worker
+  readonly #detachedRoot: Context;
+  // The running jobs, oldest first, as a doubly-linked list: adding and removing one allocates nothing (a Map
+  // keyed by job id rebuilds its table over and over as a worker fills and drains: ~150 bytes a job). Looked up
+  // by id only on a push, a renewal or a local cancel.
+  #first: Running | undefined;
+  #last: Running | undefined;
   // Pushes for jobs not (yet) running here: a job picked up just before its cancel was recorded checks this.
   readonly #recent = new Map<string, { reason: unknown; at: number | undefined; seen: number }>();
   // Cancel records read with the job's hash at pick-up (moveToActive returns the whole hash).
   readonly #pickedUp = new WeakMap<object, string>();
   readonly #subscribed: Promise<void>;
-  readonly #leaseTimer: ReturnType<typeof setInterval>;
+  readonly #sweepTimer: ReturnType<typeof setInterval>;
+  // One timer for every running job's lease, due at the earliest leaseUntil (or before: it then looks again).
+  // A timer per job would cost a Node timer per job; leases only move later (a renewal), so one suffices.
+  #leaseWake: ReturnType<typeof setTimeout> | undefined;
+  #leaseWakeAt = Infinity;
   readonly #stopWatching: () => boolean;
   #subscriber: Subscriber | undefined;
   #offset: Promise<number> | undefined;
@@ -165,9 +183,10 @@ class JobWorker<D, R> extends Worker<D, R> {
   ) {
     super(name, processor, opts);
     this.#settings = settings;
+    this.#detachedRoot = withoutCancel(settings.root);
     const lockDuration = this.opts.lockDuration ?? 30_000;
-    this.#leaseTimer = setInterval(() => this.#checkLeases(), Math.max(10, lockDuration / 4));
-    this.#leaseTimer.unref();
+    this.#sweepTimer = setInterval(() => this.#checkLeases(), Math.max(10, lockDuration / 4));
+    this.#sweepTimer.unref();
     this.#subscribed = this.#subscribe();
     // A worker without pushes still works (by renewals): report why, unless it is closing (nothing to lose then).
     this.#subscribed.catch((e: unknown) => {
@@ -225,14 +244,12 @@ class JobWorker<D, R> extends Worker<D, R> {
     const peek = this.#peek(jobIds);
     const refused = await super.extendJobLocks(jobIds, tokens, duration);
     const lost = new Set(refused);
+    const running = this.#byId();
     for (const id of jobIds) {
-      const r = this.#running.get(id);
+      const r = running.get(id);
       if (r === undefined) continue;
       if (lost.has(id)) this.#stop(r, "lock", new LockLostError(this.name, id, "refused"), "renewal", undefined);
-      else {
-        r.leaseUntil = Math.max(r.leaseUntil, sentAt + duration);
-        this.#armLease(id, r);
-      }
+      else r.leaseUntil = Math.max(r.leaseUntil, sentAt + duration); // later only: the lease timer looks again when due
     }
     await peek;
     return refused;
@@ -241,8 +258,9 @@ class JobWorker<D, R> extends Worker<D, R> {
   async #peek(ids: string[]): Promise<void> {
     try {
       const records = await peekCancels(await this.client, `${this.qualifiedName}:`, ids);
+      const running = this.#byId();
       records.forEach((text, i) => {
-        const r = this.#running.get(ids[i]!);
+        const r = running.get(ids[i]!);
         if (text === null || r === undefined) return;
         const { reason, at } = parseRecord(text);
         this.#stop(r, "cancel", reason, "renewal", at);
@@ -255,31 +273,78 @@ class JobWorker<D, R> extends Worker<D, R> {
   #onPush(message: string): void {
     const push = parsePush(message);
     if (push === undefined) return;
-    const r = this.#running.get(push.id);
+    const r = this.#find(push.id);
     if (r !== undefined) this.#stop(r, "cancel", push.reason, "push", push.at);
     else if (this.#recent.size < RECENT_MAX) this.#recent.set(push.id, { reason: push.reason, at: push.at, seen: Date.now() });
   }
 
   #checkLeases(): void {
     const now = Date.now();
-    for (const [id, r] of this.#running) {
-      if (now > r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
+    for (let r = this.#first; r !== undefined; r = r.next) {
+      if (now > r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, r.id, "expired"), "timer", undefined);
     }
     const keep = 2 * (this.opts.lockDuration ?? 30_000);
     for (const [id, p] of this.#recent) if (now - p.seen > keep) this.#recent.delete(id);
   }
 
-  /** armLease (re)sets the job's own timer for the end of its lease: it fires when the lock may be gone in Redis. */
-  #armLease(id: string, r: Running): void {
-    if (r.leaseTimer !== undefined) clearTimeout(r.leaseTimer);
-    r.leaseTimer = undefined;
-    if (r.stopped !== undefined || this.#running.get(id) !== r) return;
-    r.leaseTimer = setTimeout(() => {
-      r.leaseTimer = undefined;
-      if (Date.now() >= r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
-      else this.#armLease(id, r); // the wall clock lags the timer's clock: wait for the rest
-    }, Math.max(1, r.leaseUntil - Date.now()));
-    r.leaseTimer.unref();
+  /**
+   * wakeBy makes sure the lease timer fires no later than `at` (epoch ms): a job's lease ends then. The timer
+   * is due at the earliest lease of the running jobs, so a lease ending later (most: leases are taken in
+   * order and renewals only extend them) costs nothing here.
+   */
+  #wakeBy(at: number): void {
+    if (at >= this.#leaseWakeAt) return;
+    if (this.#leaseWake !== undefined) clearTimeout(this.#leaseWake);
+    this.#leaseWakeAt = at;
+    this.#leaseWake = setTimeout(() => this.#onLeaseWake(), Math.max(1, at - Date.now()));
+    this.#leaseWake.unref();
+  }
+
+  /** onLeaseWake ends the ctx of every job whose lease ran out, then waits for the next lease to end. */
+  #onLeaseWake(): void {
+    this.#leaseWake = undefined;
+    this.#leaseWakeAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (let r = this.#first; r !== undefined; r = r.next) {
+      if (r.stopped !== undefined) continue;
+      if (now >= r.leaseUntil) this.#stop(r, "lock", new LockLostError(this.name, r.id, "expired"), "timer", undefined);
+      else if (r.leaseUntil < next) next = r.leaseUntil; // also when the wall clock lags the timer's clock
+    }
+    if (next !== Infinity && !this.#closed) this.#wakeBy(next);
+  }
+
+  /** add appends a job to the running list. */
+  #add(r: Running): void {
+    r.prev = this.#last;
+    if (this.#last === undefined) this.#first = r;
+    else this.#last.next = r;
+    this.#last = r;
+  }
+
+  /** remove takes a job out of the running list (once: its handler settled). */
+  #remove(r: Running): void {
+    if (r.prev === undefined) this.#first = r.next;
+    else r.prev.next = r.next;
+    if (r.next === undefined) this.#last = r.prev;
+    else r.next.prev = r.prev;
+    r.prev = r.next = undefined;
+  }
+
+  /**
+   * find returns the running job with this id, the newest if there are two (an old copy that lost its lock,
+   * whose handler has not returned yet, and the job taken again here).
+   */
+  #find(id: string): Running | undefined {
+    for (let r = this.#last; r !== undefined; r = r.prev) if (r.id === id) return r;
+    return undefined;
+  }
+
+  /** byId maps the running jobs by id (the newest copy wins, as in #find), for a renewal's list of ids. */
+  #byId(): Map<string, Running> {
+    const m = new Map<string, Running>();
+    for (let r = this.#first; r !== undefined; r = r.next) m.set(r.id, r);
+    return m;
   }
 
   #stop(r: Running, by: StopKind, cause: unknown, via: JobStop["via"], at: number | undefined): void {
@@ -305,26 +370,48 @@ class JobWorker<D, R> extends Worker<D, R> {
     return (job, token) => holder.worker!.#run(job, token);
   }
 
-  async #run(job: Job<D, R>, token: string | undefined): Promise<R> {
+  /**
+   * run is the processor: it starts the job's task and settles with the job's one final state. It is not an
+   * async function on purpose: the common path costs one promise reaction on the task, no more (see #start).
+   */
+  #run(job: Job<D, R>, token: string | undefined): Promise<R> {
+    if (this.#offsetMs === undefined) {
+      // Before the clock offset is known (the subscription is still being set up): read it first.
+      return (async () => {
+        const offset = await (this.#offset ?? redisOffset(await this.client));
+        return this.#start(job, token, offset);
+      })();
+    }
+    try {
+      return this.#start(job, token, this.#offsetMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** start checks the job at pick-up, makes its ctx and starts its task; it throws for a job that must not run. */
+  #start(job: Job<D, R>, token: string | undefined, offset: number): Promise<R> {
     const id = job.id ?? "";
     const header = parseHeader((job.opts as Record<string, unknown>)[HEADER_OPTION]);
     if (typeof header === "string") throw new UnrecoverableError(`job ${id} carries a malformed lifeline header: ${header}`);
-    const offset = this.#offsetMs ?? (await (this.#offset ?? redisOffset(await this.client)));
     // From here to the registration below, nothing awaits: a push is either in #recent or finds the job.
     const picked = this.#pickedUp.get(job);
-    const early = picked !== undefined ? { ...parseRecord(picked), via: "pickup" as const } : this.#recent.get(id);
+    const early = picked !== undefined ? parseRecord(picked) : this.#recent.size === 0 ? undefined : this.#recent.get(id);
     if (early !== undefined) {
       this.#recent.delete(id);
       this.#notify(job, "cancel", early.reason, "pickup", false, early.at);
       throw new JobCanceledError(this.name, id, early.reason);
     }
-    const deadline = header.deadline === undefined ? undefined : header.deadline - offset;
-    if (deadline !== undefined && deadline <= Date.now()) {
+    const now = Date.now();
+    // In whole milliseconds, as addJob records it (floored): the clock offset is fractional, and a fractional
+    // deadline would give each job's timer a delay no other timer shares (Node keeps one timer list per delay).
+    const deadline = header.deadline === undefined ? undefined : Math.floor(header.deadline - offset);
+    if (deadline !== undefined && deadline <= now) {
       this.#notify(job, "deadline", DeadlineExceeded, "pickup", false, undefined);
       throw new UnrecoverableError(`job ${id} not started: its deadline had passed when it was picked up`);
     }
     // The root's values, not its end: when the root ends, the grace ladder in close() ends the job's ctx.
-    const [base, stopCtx] = withCancelCause(withoutCancel(this.#settings.root));
+    const [base, stopCtx] = withCancelCause(this.#detachedRoot);
     let jobCtx = base;
     let stopDeadline: CancelFunc | undefined;
     if (deadline !== undefined) [jobCtx, stopDeadline] = withDeadline(base, deadline);
@@ -333,42 +420,41 @@ class JobWorker<D, R> extends Worker<D, R> {
       const value = v.parse(header.values[v.name]);
       if (value !== undefined) jobCtx = withValue(jobCtx, v.key, value);
     }
-    const lockDuration = this.opts.lockDuration ?? 30_000;
     const r: Running = {
+      id,
       job: job as Job,
+      ctx: jobCtx,
       stopCtx,
+      stopDeadline,
       started: true,
       stopped: undefined,
-      leaseUntil: (typeof job.processedOn === "number" ? job.processedOn : Date.now()) + lockDuration,
-      leaseTimer: undefined,
+      leaseUntil: (typeof job.processedOn === "number" ? job.processedOn : now) + (this.opts.lockDuration ?? 30_000),
+      prev: undefined,
+      next: undefined,
     };
-    this.#running.set(id, r);
-    this.#armLease(id, r);
+    this.#add(r);
+    this.#wakeBy(r.leaseUntil);
     // Picked up from BullMQ's prefetch after the grace ran out: it gets no grace of its own.
     if (this.#graceOver) this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
     const handler = this.#settings.handler;
-    let failed = false;
-    let result: R | undefined;
-    let error: unknown;
-    try {
-      result = await go(jobCtx, (ctx) => handler(ctx, job), { name: `job ${job.name}#${id}` });
-    } catch (e) {
-      failed = true;
-      error = e;
-    } finally {
-      this.#running.delete(id);
-      if (r.leaseTimer !== undefined) clearTimeout(r.leaseTimer);
-      stopDeadline?.();
-      stopCtx();
-    }
-    // The handler settled: decide the one final state. A ctx that ended first wins over whatever it returned.
+    return go(jobCtx, (ctx) => handler(ctx, job), { name: `job ${job.name}#${id}` }).then(
+      (result) => this.#settle(r, id, token, false, result),
+      (error: unknown) => this.#settle(r, id, token, true, error),
+    );
+  }
+
+  /** settle decides the job's one final state once its handler settled: a ctx that ended first wins over the outcome. */
+  #settle(r: Running, id: string, token: string | undefined, failed: boolean, outcome: unknown): R | Promise<R> {
+    this.#remove(r); // its lease no longer matters: the lease timer skips it
+    r.stopDeadline?.();
+    r.stopCtx();
     if (r.stopped === undefined && Date.now() > r.leaseUntil) {
       this.#stop(r, "lock", new LockLostError(this.name, id, "expired"), "timer", undefined);
     }
-    const stopped = r.stopped ?? (jobCtx.err() === DeadlineExceeded ? { by: "deadline" as const, cause: DeadlineExceeded } : undefined);
+    const stopped = r.stopped ?? (r.ctx.err() === DeadlineExceeded ? { by: "deadline" as const, cause: DeadlineExceeded } : undefined);
     if (stopped === undefined) {
-      if (failed) throw error;
-      return result as R;
+      if (failed) throw outcome;
+      return outcome as R;
     }
     switch (stopped.by) {
       case "cancel":
@@ -379,11 +465,13 @@ class JobWorker<D, R> extends Worker<D, R> {
         // Not the job's failure. Hand it back if Redis still holds our lock (the lease ran out here first); if
         // another worker holds it, the script refuses our token and nothing is written, as for a connection error
         // (the stalled check then hands it back). Either way nothing is lost, so the refusal is not reported.
-        await job.moveToWait(token).catch(() => {});
-        throw new WaitingError();
+        return r.job.moveToWait(token).catch(() => {}).then(() => {
+          throw new WaitingError();
+        });
       case "shutdown":
-        await job.moveToWait(token);
-        throw new WaitingError();
+        return r.job.moveToWait(token).then(() => {
+          throw new WaitingError();
+        });
     }
   }
 
@@ -392,7 +480,7 @@ class JobWorker<D, R> extends Worker<D, R> {
    * as {@link cancelJob} from `@lifeline/jobs` would, but records nothing in Redis. Returns whether the job runs here.
    */
   override cancelJob(jobId: string, reason?: string): boolean {
-    const r = this.#running.get(jobId);
+    const r = this.#find(jobId);
     if (r === undefined) return false;
     this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
     return true;
@@ -400,7 +488,7 @@ class JobWorker<D, R> extends Worker<D, R> {
 
   /** cancelAllJobs is BullMQ's local cancel of every job running here; see {@link JobWorker.cancelJob}. */
   override cancelAllJobs(reason?: string): void {
-    for (const r of this.#running.values()) this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
+    for (let r = this.#first; r !== undefined; r = r.next) this.#stop(r, "cancel", reason ?? Canceled, "local", undefined);
   }
 
   /**
@@ -411,7 +499,7 @@ class JobWorker<D, R> extends Worker<D, R> {
   override close(force = false): Promise<void> {
     const shutdown = (): void => {
       this.#graceOver = true;
-      for (const r of this.#running.values()) {
+      for (let r = this.#first; r !== undefined; r = r.next) {
         this.#stop(r, "shutdown", new WorkerShutdownError(this.#settings.graceMs), "timer", undefined);
       }
     };
@@ -430,7 +518,9 @@ class JobWorker<D, R> extends Worker<D, R> {
         .finally(() => {
           this.#closed = true;
           clearTimeout(this.#graceTimer);
-          clearInterval(this.#leaseTimer);
+          clearInterval(this.#sweepTimer);
+          clearTimeout(this.#leaseWake);
+          this.#leaseWake = undefined;
           this.#subscriber?.disconnect();
           this.#recent.clear();
         })

@@ -2,7 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, cause, DeadlineExceeded, go, sleep, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, cause, DeadlineExceeded, go, sleep, tasks, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { createConnection, createServer, type AddressInfo } from "node:net";
@@ -333,6 +333,91 @@ describe("locks", () => {
     } finally {
       await worker.close(true).catch(() => {});
       await proxy.close();
+      await drop(queue);
+    }
+  });
+
+  it("cut off from Redis, each running job's ctx ends no later than its own lock expires (after others finished, and after renewals)", BOUND, async () => {
+    // The worker keeps one lease timer for all its jobs, due at the earliest lease: here it is first due for a
+    // job that then finishes, and the lease of the job left is extended by renewals before the cut.
+    const queue = uniqueQueue("leases");
+    const proxy = new Proxy();
+    const port = await proxy.listen();
+    const started = new Map<string, Context>();
+    let releaseFirst!: () => void;
+    const firstReleased = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      if ((job.data as { first?: boolean }).first) await firstReleased;
+      else await sleep(ctx, Infinity);
+    }, { connection: { host: "127.0.0.1", port, maxRetriesPerRequest: null }, concurrency: 2, ...FAST });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const client = await queue.client; // direct, not through the proxy
+      const first = await addJob(background(), queue, "first", { first: true });
+      await until(async () => started.get(first.id!), 10_000, "the first handler");
+      const second = await addJob(background(), queue, "second", {});
+      const ctx = await until(async () => started.get(second.id!), 10_000, "the second handler");
+      releaseFirst();
+      await until(async () => ((await jobState(queue, first.id!)) === "completed" ? true : undefined), 10_000, "the first job completed");
+      // Wait (on Redis) until the second job's lock has been renewed: its remaining time goes up.
+      const lockKey = `${queue.toKey(second.id!)}:lock`;
+      const pttl = (key: string): Promise<number> => (client as unknown as { pttl(k: string): Promise<number> }).pttl(key); // ioredis
+      let low = await pttl(lockKey);
+      await until(async () => {
+        const left = await pttl(lockKey);
+        if (left > low) return true;
+        low = left;
+        return undefined;
+      }, 10_000, "a renewal of the second job's lock");
+      proxy.cutAll();
+      for (let i = 0; (await client.get(lockKey)) !== null; i++) {
+        assert.ok(i < 5_000, "the lock in Redis never expired");
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await new Promise((r) => setTimeout(r, 1)); // let any timer that was due by now run
+      assert.equal((cause(ctx) as { name?: string } | undefined)?.name, "LockLostError", "the job still ran after its lock expired");
+    } finally {
+      await worker.close(true).catch(() => {});
+      await proxy.close();
+      await drop(queue);
+    }
+  });
+
+  it("a job taken again by the same worker while its old copy still runs stays reachable: the old copy's end does not hide it from a cancel", BOUND, async () => {
+    const queue = uniqueQueue("retaken");
+    const copies: Context[] = [];
+    let releaseOld!: () => void;
+    const oldReleased = new Promise<void>((resolve) => (releaseOld = resolve));
+    const worker = work(background(), queue.name, async (ctx) => {
+      copies.push(ctx);
+      if (copies.length === 1) {
+        await oldReleased; // the old copy ignores its ctx: it runs on after its lock is lost
+        return "late";
+      }
+      await sleep(ctx, Infinity);
+      return "unreachable";
+    }, { connection, concurrency: 2, ...FAST });
+    worker.on("error", () => {});
+    try {
+      await worker.waitUntilReady();
+      const job = await addJob(background(), queue, "report", {});
+      await until(async () => copies[0], 10_000, "the first copy");
+      // The lock is gone: the next renewal is refused (the old copy's ctx ends) and the stalled check hands the job
+      // back to waiting, from where this worker (a slot free) takes it again.
+      await (await queue.client).del(`${queue.toKey(job.id!)}:lock`);
+      const second = await until(async () => copies[1], 20_000, "the job taken again");
+      assert.equal((cause(copies[0]!) as { name?: string } | undefined)?.name, "LockLostError");
+      releaseOld();
+      const name = `job report#${job.id}`;
+      await until(async () => (tasks().filter((t) => t.name === name).length === 1 ? true : undefined), 10_000, "the old copy settled");
+      await cancelJob(background(), queue, job.id!, "stop the new copy");
+      await until(async () => (second.err() !== undefined ? true : undefined), 10_000, "the new copy's ctx ended");
+      assert.equal(cause(second), "stop the new copy");
+    } finally {
+      releaseOld();
+      await worker.close(true).catch(() => {});
       await drop(queue);
     }
   });

@@ -121,9 +121,11 @@ export interface Header {
 export const CANCEL_FIELD = "lifelineCancel";
 export const HEADER_OPTION = "lifeline";
 
+const NO_VALUES: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** @internal parseHeader reads a job's header strictly; a string says what is wrong with it. */
-export function parseHeader(raw: unknown): { deadline: number | undefined; values: Record<string, unknown> } | string {
-  if (raw === undefined) return { deadline: undefined, values: {} };
+export function parseHeader(raw: unknown): { deadline: number | undefined; values: Readonly<Record<string, unknown>> } | string {
+  if (raw === undefined) return { deadline: undefined, values: NO_VALUES };
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return `the header is ${describe(raw)}`;
   const h = raw as Record<string, unknown>;
   let deadline: number | undefined;
@@ -133,5 +135,5 @@ export function parseHeader(raw: unknown): { deadline: number | undefined; value
   }
   const x = h.x;
   if (x !== undefined && (typeof x !== "object" || x === null || Array.isArray(x))) return `the values are ${describe(x)}`;
-  return { deadline, values: (x ?? {}) as Record<string, unknown> };
+  return { deadline, values: (x ?? NO_VALUES) as Record<string, unknown> };
 }
