@@ -3,7 +3,8 @@
 //
 //   node bench/http-server.mjs <framework> <variant>   framework: node | express | fastify | hono
 //                                                       variant:   bare (the app alone) | ours (with lifeline);
-//                                                       hono also fetch (fetchHandler); for comparison runs,
+//                                                       door (express: requestListener), hono fetch
+//                                                       (fetchHandler); for comparison runs,
 //                                                       fastify hook (an empty onRequest hook), express and
 //                                                       hono mw (an empty middleware), all without lifeline
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
@@ -13,7 +14,7 @@
 import http from "node:http";
 
 const [framework, variant] = process.argv.slice(2);
-const ours = variant === "ours";
+const ours = variant === "ours" || variant === "door" || variant === "fetch";
 const BODY = "ok\n";
 const HEADERS = { "content-type": "text/plain" };
 const { HttpContexts } = await import("@lifeline/http");
@@ -29,8 +30,12 @@ async function make() {
       );
     case "express": {
       const { default: express } = await import("express");
-      const { lifeline, ctxOf } = await import("@lifeline/http/express");
+      const { lifeline, ctxOf, requestListener } = await import("@lifeline/http/express");
       const app = express();
+      if (variant === "door") {
+        app.get("/", (req, res) => res.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));
+        return http.createServer(requestListener(contexts, app));
+      }
       if (ours) {
         app.use(lifeline(contexts));
         app.get("/", (req, res) => res.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));

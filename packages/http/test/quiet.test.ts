@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { createAdaptorServer } from "@hono/node-server";
 import { sleep, type Context } from "@lifeline/core";
 import { HttpContexts } from "@lifeline/http";
-import { ctxOf as expressCtx, errorHandler as expressErrors, lifeline as expressLifeline } from "@lifeline/http/express";
+import { ctxOf as expressCtx, errorHandler as expressErrors, lifeline as expressLifeline, requestListener as expressListener } from "@lifeline/http/express";
 import { ctxOf as fastifyCtx, lifeline as fastifyLifeline } from "@lifeline/http/fastify";
 import { errorHandler as honoErrors, lifeline as honoLifeline, type LifelineEnv } from "@lifeline/http/hono";
 import { client, deferred, ended, listen } from "./support.js";
@@ -28,13 +28,15 @@ function closedOf(res: { closed?: boolean; once(event: "close", f: () => void): 
   return res.closed === true ? Promise.resolve() : new Promise((resolve) => res.once("close", () => resolve()));
 }
 
-describe("Express: a late write after lifeline answered the deadline", () => {
+for (const form of ["middleware", "requestListener"] as const) describe(`Express (${form}): a late write after lifeline answered the deadline`, () => {
   it("is not reported through onError (no \"Cannot set headers after they are sent\")", BOUND, async (t) => {
     const reported: unknown[] = [];
     const contexts = new HttpContexts({ onError: (e) => reported.push(e) });
     const wrote = deferred<unknown>();
     const app = express();
-    app.get("/slow", expressLifeline(contexts, { timeoutMs: 30 }), async (req, res) => {
+    const route = { timeoutMs: 30 };
+    // The middleware form mounts lifeline on the route; the front door gives every request the route's deadline.
+    app.get("/slow", form === "middleware" ? expressLifeline(contexts, route) : (_req, _res, next) => next(), async (req, res) => {
       await ended(expressCtx(req)); // a handler that noticed too late
       await closedOf(res);
       try {
@@ -46,7 +48,7 @@ describe("Express: a late write after lifeline answered the deadline", () => {
       wrote.resolve(undefined);
     });
     app.use(expressErrors(contexts));
-    const server = createServer(app);
+    const server = createServer(form === "middleware" ? app : expressListener(contexts, app, route));
     const c = client("http", await listen(server));
     t.after(async () => (c.close(), await contexts.shutdown(server, 0)));
     const r = await c.request({ path: "/slow" }).done;
