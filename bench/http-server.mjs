@@ -3,7 +3,8 @@
 //
 //   node bench/http-server.mjs <framework> <variant>   framework: node | express | fastify | hono
 //                                                       variant:   bare (the app alone) | ours (with lifeline);
-//                                                       door (express: requestListener), hono fetch
+//                                                       door (express: requestListener, fastify:
+//                                                       serverFactory), hono fetch
 //                                                       (fetchHandler); for comparison runs,
 //                                                       fastify hook (an empty onRequest hook), express and
 //                                                       hono mw (an empty middleware), all without lifeline
@@ -48,8 +49,8 @@ async function make() {
     }
     case "fastify": {
       const { default: Fastify } = await import("fastify");
-      const { lifeline, ctxOf } = await import("@lifeline/http/fastify");
-      const app = Fastify();
+      const { lifeline, ctxOf, serverFactory } = await import("@lifeline/http/fastify");
+      const app = variant === "door" ? Fastify({ serverFactory: serverFactory(contexts) }) : Fastify();
       if (ours) {
         await app.register(lifeline, { contexts });
         app.get("/", (req, reply) => reply.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));

@@ -35,7 +35,14 @@ const FRAMEWORKS = [
     // The front door: the ctx made on Node's req/res before Express switches their prototypes.
     also: [{ variant: "door", how: "createServer(requestListener(contexts, app))" }],
   },
-  { key: "fastify", name: "Fastify 5", peer: "same app without lifeline", how: "register(lifeline, { contexts })" },
+  {
+    key: "fastify",
+    name: "Fastify 5",
+    peer: "same app without lifeline",
+    how: "register(lifeline, { contexts })",
+    // The front door: the ctx made on Node's req/res by the server, the plugin only finds it (no onRequest hook).
+    also: [{ variant: "door", how: "Fastify({ serverFactory: serverFactory(contexts) }) + register(lifeline, { contexts })" }],
+  },
   {
     key: "hono",
     name: "Hono 4 (@hono/node-server)",
