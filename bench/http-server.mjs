@@ -3,7 +3,9 @@
 //
 //   node bench/http-server.mjs <framework> <variant>   framework: node | express | fastify | hono
 //                                                       variant:   bare (the app alone) | ours (with lifeline);
-//                                                       hono also fetch (fetchHandler); for comparison runs,
+//                                                       door (express: requestListener, fastify:
+//                                                       serverFactory), hono fetch
+//                                                       (fetchHandler); for comparison runs,
 //                                                       fastify hook (an empty onRequest hook), express and
 //                                                       hono mw (an empty middleware), all without lifeline
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
@@ -13,7 +15,7 @@
 import http from "node:http";
 
 const [framework, variant] = process.argv.slice(2);
-const ours = variant === "ours";
+const ours = variant === "ours" || variant === "door" || variant === "fetch";
 const BODY = "ok\n";
 const HEADERS = { "content-type": "text/plain" };
 const { HttpContexts } = await import("@lifeline/http");
@@ -29,8 +31,12 @@ async function make() {
       );
     case "express": {
       const { default: express } = await import("express");
-      const { lifeline, ctxOf } = await import("@lifeline/http/express");
+      const { lifeline, ctxOf, requestListener } = await import("@lifeline/http/express");
       const app = express();
+      if (variant === "door") {
+        app.get("/", (req, res) => res.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));
+        return http.createServer(requestListener(contexts, app));
+      }
       if (ours) {
         app.use(lifeline(contexts));
         app.get("/", (req, res) => res.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));
@@ -43,8 +49,8 @@ async function make() {
     }
     case "fastify": {
       const { default: Fastify } = await import("fastify");
-      const { lifeline, ctxOf } = await import("@lifeline/http/fastify");
-      const app = Fastify();
+      const { lifeline, ctxOf, serverFactory } = await import("@lifeline/http/fastify");
+      const app = variant === "door" ? Fastify({ serverFactory: serverFactory(contexts) }) : Fastify();
       if (ours) {
         await app.register(lifeline, { contexts });
         app.get("/", (req, reply) => reply.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));

@@ -27,15 +27,29 @@ import { fileURLToPath } from "node:url";
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 const FRAMEWORKS = [
   { key: "node", name: "node:http", peer: "plain (req, res) listener", how: "HttpContexts.handler" },
-  { key: "express", name: "Express 5", peer: "same app without lifeline", how: "app.use(lifeline(contexts))" },
-  { key: "fastify", name: "Fastify 5", peer: "same app without lifeline", how: "register(lifeline, { contexts })" },
+  {
+    key: "express",
+    name: "Express 5",
+    peer: "same app without lifeline",
+    how: "app.use(lifeline(contexts))",
+    // The front door: the ctx made on Node's req/res before Express switches their prototypes.
+    also: [{ variant: "door", how: "createServer(requestListener(contexts, app))" }],
+  },
+  {
+    key: "fastify",
+    name: "Fastify 5",
+    peer: "same app without lifeline",
+    how: "register(lifeline, { contexts })",
+    // The front door: the ctx made on Node's req/res by the server, the plugin only finds it (no onRequest hook).
+    also: [{ variant: "door", how: "Fastify({ serverFactory: serverFactory(contexts) }) + register(lifeline, { contexts })" }],
+  },
   {
     key: "hono",
     name: "Hono 4 (@hono/node-server)",
     peer: "same app without lifeline",
     how: "app.use(lifeline(contexts))",
     // Any Hono middleware takes a route off Hono's one-handler fast path; fetchHandler makes the ctx below Hono.
-    also: { variant: "fetch", how: "fetchHandler(contexts, app.fetch)" },
+    also: [{ variant: "fetch", how: "fetchHandler(contexts, app.fetch)" }],
   },
 ];
 
@@ -111,9 +125,9 @@ export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS,
     const servers = [];
     for (const f of FRAMEWORKS) {
       const s = { f, variants: ["bare", "ours"], how: { ours: f.how } };
-      if (f.also !== undefined) {
-        s.variants.push(f.also.variant);
-        s.how[f.also.variant] = f.also.how;
+      for (const a of f.also ?? []) {
+        s.variants.push(a.variant);
+        s.how[a.variant] = a.how;
       }
       // Comparison variants (standalone runs only), e.g. --compare=hook: what an empty framework hook costs.
       for (const v of compare) if (COMPARE[f.key]?.[v] !== undefined && !s.variants.includes(v)) {
@@ -149,7 +163,7 @@ export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS,
       const bare = median(got[k].bare.map((x) => x.rps));
       const bareCpu = median(got[k].bare.map((x) => x.cpuUs));
       for (const v of servers[k].variants.slice(1)) {
-        if (v === "ours" || v === f.also?.variant) {
+        if (v === "ours" || f.also?.some((a) => a.variant === v)) {
           const stats = (await servers[k][v].ask("stats")).stats;
           check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name}: every request ctx ended with its response (${JSON.stringify(stats)})`);
         }
@@ -159,7 +173,7 @@ export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS,
         const extra = median(got[k][v].map((x, i) => x.cpuUs - got[k].bare[i].cpuUs));
         const ours = median(got[k][v].map((x) => x.rps));
         const oursCpu = median(got[k][v].map((x) => x.cpuUs));
-        const compared = !(v === "ours" || v === f.also?.variant);
+        const compared = !(v === "ours" || f.also?.some((a) => a.variant === v));
         row({
           bench: `h. ${f.name}: requests/s, ${servers[k].how[v]}`,
           ours: `${fmtRps(ours)} (${oursCpu.toFixed(1)} µs CPU/req)`,
@@ -265,7 +279,9 @@ export const httpNotes = [
   "  by scripts/install-wrk.sh): it spends about half the server's CPU per request, so the server is the bottleneck.",
   "  Runs of 1 s after a 1 s warm-up, interleaved (each variant right after or right before the bare one, the order",
   "  alternating each round), 9 rounds; the % is the median of the per-round ratios (two runs side by side, under",
-  "  the same machine load), not a ratio of medians. Hono is measured with the middleware and with fetchHandler.",
+  "  the same machine load), not a ratio of medians. Each framework is measured with its middleware/plugin and with",
+  "  its front door (the ctx made on Node's req/res before the framework sees it): Express requestListener, Fastify",
+  "  serverFactory (the plugin then adds no hook), Hono fetchHandler.",
   "  CPU µs/req is the server process's user + system CPU (GC and the kernel's loopback work included: about two",
   "  thirds of a bare node:http request is kernel time, per `perf`) per request answered; the +/− is the median of the",
   "  per-round differences. On a shared 2-CPU machine wrk and the server each take one CPU and other load moves",

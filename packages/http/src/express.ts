@@ -1,4 +1,5 @@
 // @lifeline/http/express: request contexts for Express 5.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import type { Context } from "@lifeline/core";
 import { beginWith, checkContexts, checkRoute, type HttpContexts, type RouteOptions } from "./server.js";
@@ -56,6 +57,45 @@ export function lifeline(contexts: HttpContexts, route?: RouteOptions): RequestH
 }
 
 /**
+ * requestListener returns `app` (an Express app, itself a node:http request listener) behind a front door that
+ * gives every request its context before Express sees it: `createServer(requestListener(contexts, app))`.
+ * Routes find it as behind {@link lifeline}: `ctxOf(req)` or `req.ctx`, with the same guarantees (it ends when
+ * the client leaves, when the response has been fully sent, at the deadline — answered through Express's
+ * `res.send` — or when `contexts.shutdown` gives up waiting; {@link errorHandler} keeps handler failures quiet
+ * or reports them the same way).
+ *
+ * Use it for the app-wide ctx where requests/s matter: it costs Express less than a middleware, because it
+ * makes the ctx on Node's own `req`/`res`, before Express switches their prototypes (after the switch every
+ * request's objects have their own hidden class and each property access on them is slow; measured with wrk,
+ * see README). The ctx exists before routing, so a route cannot give it another deadline (`lifeline(contexts,
+ * { timeoutMs })` on it fails the request with a TypeError; a `lifeline(contexts)` without options passes the
+ * ctx on): a route that needs a shorter one narrows it with `withTimeout(ctx, ms)`, or the server passes
+ * `route` here for all. A client that leaves while early middleware runs ends the ctx like any other
+ * disconnect.
+ *
+ * It does not catch handler failures (add {@link errorHandler} after the routes), does not read the body, and
+ * does not end the ctx when the handler returns. HTTP/1 only (Express does not run on node:http2).
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts}, or `app` is not a function.
+ */
+export function requestListener(
+  contexts: HttpContexts,
+  app: (req: IncomingMessage, res: ServerResponse) => unknown,
+  route?: RouteOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  checkContexts("requestListener", contexts);
+  checkRoute("requestListener", route);
+  if (typeof app !== "function") throw new TypeError(`requestListener: app must be a function (an Express app), got ${typeof app}`);
+  // An Express app's requests get `app.request` as their prototype: define req.ctx there now, not per request.
+  const proto = (app as { request?: unknown }).request;
+  if (typeof proto === "object" && proto !== null) define(proto);
+  return function lifelineListener(req, res) {
+    contextOf.set(req, beginWith(contexts, req, res, route, answerTimeout, res as unknown as Response));
+    app(req, res);
+  };
+}
+
+/**
  * contextOf holds each request's ctx; `req.ctx` reads it through an accessor on Express's request prototype.
  * Not an own property of `req`: one added by a middleware, after Express switched `req`'s prototype, cost
  * about as much as the rest of lifeline's work together (measured with wrk: Express with `req.ctx = …` in a
@@ -69,7 +109,12 @@ function accessor(req: object): void {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === lastPrototype || proto === null) return;
   lastPrototype = proto;
-  // `req`'s prototype is its app's `app.request`, made with Object.create(express.request).
+  define(proto);
+}
+
+/** define defines `ctx` on the prototype of an app's `app.request` (Express's request prototype, shared by every app). */
+function define(proto: object): void {
+  // `app.request` is made with Object.create(express.request).
   const base = (Object.getPrototypeOf(proto) as object | null) ?? proto;
   if (Object.prototype.hasOwnProperty.call(base, "ctx")) return;
   Object.defineProperty(base, "ctx", {

@@ -1,4 +1,6 @@
 // @lifeline/http/fastify: request contexts for Fastify 5.
+import { createServer as createHttp, type IncomingMessage, type Server as HttpServer, type ServerOptions, type ServerResponse } from "node:http";
+import { createServer as createHttps, type ServerOptions as HttpsOptions } from "node:https";
 import { PassThrough, type Readable } from "node:stream";
 import type { FastifyError, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteHandlerMethod } from "fastify";
 import type { Context } from "@lifeline/core";
@@ -40,6 +42,10 @@ export interface LifelinePluginOptions {
  * (server timeout, the route's, or the caller's `timeout-ms` budget; a 503 is sent if nothing was), or
  * when `contexts.shutdown` gives up waiting.
  *
+ * Behind lifeline's {@link serverFactory} (`Fastify({ serverFactory: serverFactory(contexts) })`) the ctx is
+ * made by the server before Fastify sees the request, and the plugin adds no hook: `request.ctx` only finds it
+ * (cheaper per request; see serverFactory for what differs).
+ *
  * Register it with `fastify.register(lifeline, { contexts })`. Like a plugin wrapped in fastify-plugin it
  * is not encapsulated: the hook applies to every route of the scope it is registered in, and so does its
  * error handler ({@link errorHandler}) unless `errorHandler: false`.
@@ -61,19 +67,36 @@ export const lifeline: FastifyPluginCallback<LifelinePluginOptions> = (fastify, 
     done(new TypeError(`@lifeline/http/fastify: options.contexts must be an HttpContexts, got ${contexts === null ? "null" : typeof contexts}`));
     return;
   }
-  fastify.decorateRequest("ctx", null);
+  const door = doors.get(fastify.server);
+  if (door !== undefined && door !== contexts) {
+    done(new TypeError("@lifeline/http/fastify: the server was made by serverFactory with another HttpContexts than options.contexts"));
+    return;
+  }
   const send = cutting(contexts);
   contexts.watch(fastify.server as Parameters<HttpContexts["watch"]>[0]);
   fastify.addHook("onRoute", (route) => {
     // Route options are checked as each route is registered, not on its first request.
     checkRoute(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline`, route.config?.lifeline);
-    route.handler = quiet(contexts, route.handler, send);
+    if (door !== undefined && route.config?.lifeline !== undefined) {
+      throw new TypeError(`@lifeline/http/fastify: ${route.method} ${route.url} config.lifeline: behind serverFactory the ctx is made before routing, so a route cannot set its deadline; pass route options to serverFactory(contexts, route), or narrow the ctx with withTimeout(ctx, ms) in the handler`);
+    }
+    route.handler = quiet(contexts, route.handler, send, door !== undefined);
   });
-  fastify.addHook("onRequest", (request, reply, next) => {
-    // A deadline is answered through reply.send, so Fastify's own hooks and logging see the answer.
-    request.ctx = beginWith(contexts, request.raw, reply.raw, routeConfig(request), answerTimeout, reply);
-    next();
-  });
+  if (door !== undefined) {
+    // The ctx was made by serverFactory's listener, on the raw request: request.ctx only finds it. No hook.
+    fastify.decorateRequest("ctx", {
+      getter(this: FastifyRequest): Context | null {
+        return (this.raw as Door)[kCtx] ?? null;
+      },
+    });
+  } else {
+    fastify.decorateRequest("ctx", null);
+    fastify.addHook("onRequest", (request, reply, next) => {
+      // A deadline is answered through reply.send, so Fastify's own hooks and logging see the answer.
+      request.ctx = beginWith(contexts, request.raw, reply.raw, routeConfig(request), answerTimeout, reply);
+      next();
+    });
+  }
   if (options.errorHandler !== false) fastify.setErrorHandler(errorHandler(contexts));
   done();
 };
@@ -83,6 +106,85 @@ Object.assign(lifeline, {
   [Symbol.for("fastify.display-name")]: "@lifeline/http",
   [Symbol.for("plugin-meta")]: { name: "@lifeline/http", fastify: "5.x" },
 });
+
+/** The servers {@link serverFactory} made, each with the HttpContexts that gives their requests a ctx. */
+const doors = new WeakMap<object, HttpContexts>();
+/** Where the front door keeps a request's ctx (on the raw request) and its Fastify reply, once known (on the raw response). */
+const kCtx = Symbol("lifeline.ctx");
+const kReply = Symbol("lifeline.reply");
+type Door = IncomingMessage & { [kCtx]?: Context };
+type DoorResponse = ServerResponse & { [kReply]?: FastifyReply };
+
+/** FastifyServerOptions are the options Fastify passes to a serverFactory: those of its HTTP/1 server. */
+interface FastifyServerOptions {
+  readonly http?: ServerOptions | null;
+  readonly https?: HttpsOptions | boolean | null;
+  readonly http2?: boolean;
+  readonly keepAliveTimeout?: number;
+  readonly requestTimeout?: number;
+  readonly connectionTimeout?: number;
+  readonly maxRequestsPerSocket?: number;
+}
+
+/**
+ * serverFactory returns a Fastify `serverFactory` whose server gives every request its context before Fastify
+ * sees it: `Fastify({ serverFactory: serverFactory(contexts) })`, then `app.register(lifeline, { contexts })`
+ * as usual. The plugin sees the server is lifeline's and only finds the ctx (`request.ctx` is a getter, no
+ * `onRequest` hook runs): Fastify's hook runner is skipped when no hook is registered, which is what a
+ * request costs less (measured with wrk, see README). The guarantees are the plugin's: the ctx ends when the
+ * client leaves, when the response has been fully sent, at the deadline (server timeout, `route`, or the
+ * caller's `timeout-ms` budget), or when `contexts.shutdown` gives up waiting; a handler that stops because
+ * its ctx ended logs nothing, and a stream cut by the request's own stop logs no warning.
+ *
+ * A passed deadline is answered through `reply.send` once the route's handler has started (Fastify's hooks
+ * and logs see it). One that passes earlier — in an `onRequest`/`preHandler` hook, while Fastify parses a
+ * slow body — is answered with a plain 503 on the raw response: Fastify then skips the handler (its reply
+ * counts as sent) and logs nothing, but its `onSend` hooks do not see that answer and headers a hook set on
+ * the reply are not in it.
+ *
+ * The ctx exists before routing, so a route cannot give it another deadline: a route with
+ * `config.lifeline` fails to register with a TypeError; pass `route` here for all, or narrow the ctx with
+ * `withTimeout(ctx, ms)` in the handler. Register the plugin before the routes (as with the hook): routes
+ * registered before it have a ctx but not its quiet handling. HTTP/1 and HTTPS only (`https` in Fastify's
+ * options); it throws for `http2: true` (use the plugin alone). The server is watched (see
+ * `HttpContexts.watch`); Fastify's `keepAliveTimeout`, `requestTimeout`, `connectionTimeout` and
+ * `maxRequestsPerSocket` are applied to it as Fastify applies them to its own.
+ *
+ * @throws TypeError if `contexts` is not an {@link HttpContexts} or `route` is invalid; the factory throws
+ * when Fastify asks it for an HTTP/2 server.
+ */
+export function serverFactory(
+  contexts: HttpContexts,
+  route?: RouteOptions,
+): (handler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyServerOptions) => HttpServer {
+  checkContexts("serverFactory", contexts);
+  checkRoute("serverFactory", route);
+  return (handler, options) => {
+    if (options?.http2 === true) throw new TypeError("serverFactory: HTTP/2 is not supported by lifeline's front door; use the lifeline plugin alone");
+    const listener = (req: IncomingMessage, res: ServerResponse): void => {
+      (req as Door)[kCtx] = beginWith(contexts, req, res, route, answerEarly, res as DoorResponse);
+      handler(req, res);
+    };
+    const https = options?.https === true ? {} : options?.https;
+    const server = typeof https === "object" && https !== null ? createHttps(https, listener) : createHttp(options?.http ?? {}, listener);
+    if (options?.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
+    if (options?.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
+    if (options?.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+    if (options?.maxRequestsPerSocket !== undefined && options.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    doors.set(server, contexts);
+    return contexts.watch(server as unknown as Parameters<HttpContexts["watch"]>[0]) as unknown as HttpServer;
+  };
+}
+
+/**
+ * answerEarly answers a deadline for serverFactory's requests: through the reply once the route's handler has
+ * started (the route wrapper put it on the raw response), else with a plain 503 on the raw response.
+ */
+function answerEarly(status: number, res: DoorResponse): void {
+  const reply = res[kReply];
+  if (reply !== undefined) return answerTimeout(status, reply);
+  res.writeHead(status, { "content-type": "text/plain" }).end("request timed out\n");
+}
 
 /**
  * The symbol under which Fastify keeps a request's route context (its `config` included), found on the first
@@ -107,9 +209,11 @@ function answerTimeout(status: number, reply: FastifyReply): void {
  * deadline's answer), does not make Fastify log "Promise errored, but reply.sent = true was set" (a rejection)
  * or "Reply was already sent" (a late payload). Any other outcome passes through untouched.
  */
-function quiet(contexts: HttpContexts, handler: RouteHandlerMethod, send: FastifyReply["send"]): RouteHandlerMethod {
+function quiet(contexts: HttpContexts, handler: RouteHandlerMethod, send: FastifyReply["send"], door: boolean): RouteHandlerMethod {
   return function lifelineRoute(this: unknown, request, reply) {
     reply.send = send;
+    // Behind serverFactory: from now on a passed deadline is answered through this reply.
+    if (door) (reply.raw as DoorResponse)[kReply] = reply;
     let result: unknown;
     try {
       result = handler.call(this as never, request, reply);

@@ -11,7 +11,7 @@ import { connect, type Socket } from "node:net";
 import express from "express";
 import { background, Canceled, cause, sleep, withCancel, type Context } from "@lifeline/core";
 import { ClientDisconnectedError, HttpContexts, ResponseCompleted } from "@lifeline/http";
-import { ctxOf, errorHandler, lifeline } from "@lifeline/http/express";
+import { ctxOf, errorHandler, lifeline, requestListener } from "@lifeline/http/express";
 import { alive, client, deferred, ended, listen } from "./support.js";
 
 const BOUND = { timeout: 8000 };
@@ -63,7 +63,11 @@ function served(t: TestContext, contexts: HttpContexts, server: Server): void {
 }
 
 describe("a request whose client left before its ctx was made", () => {
-  it("gets a ctx born ended with ClientDisconnectedError (Express: an async middleware before lifeline)", BOUND, async (t) => {
+  it("gets a ctx born ended with ClientDisconnectedError (Express: an async middleware before lifeline)", BOUND, (t) => leftEarly(t, "middleware"));
+  // The front door made the ctx before that middleware ran: it ends when the client leaves, like any disconnect.
+  it("Express behind requestListener: the ctx made before the middleware ends when the client leaves", BOUND, (t) => leftEarly(t, "requestListener"));
+
+  async function leftEarly(t: TestContext, form: "middleware" | "requestListener") {
     const reported: unknown[] = [];
     const contexts = new HttpContexts({ onError: (e) => reported.push(e) });
     const entered = deferred();
@@ -75,7 +79,7 @@ describe("a request whose client left before its ctx was made", () => {
       if (!res.closed) await once(res, "close"); // the client leaves while this middleware runs
       next();
     });
-    app.use(lifeline(contexts));
+    if (form === "middleware") app.use(lifeline(contexts));
     app.get("/x", async (req, res) => {
       const ctx = ctxOf(req);
       handled.resolve({ ctx, err: ctx.err() });
@@ -88,7 +92,7 @@ describe("a request whose client left before its ctx was made", () => {
       res.send("late");
     });
     app.use(errorHandler(contexts));
-    const server = createServer(app);
+    const server = createServer(form === "middleware" ? app : requestListener(contexts, app));
     served(t, contexts, server);
     const c = client("http", await listen(server));
     t.after(() => c.close());
@@ -102,7 +106,7 @@ describe("a request whose client left before its ctx was made", () => {
     assert.equal(contexts.stats.inFlight, 0);
     assert.equal(contexts.stats.disconnected, 1);
     assert.deepEqual(reported, []);
-  });
+  }
 });
 
 describe("pipelining", () => {

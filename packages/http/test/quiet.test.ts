@@ -5,19 +5,21 @@
 import { after, describe, it, type TestContext } from "node:test";
 import { assertNoLeaks } from "@lifeline/testing";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
+import { once } from "node:events";
+import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import express from "express";
-import Fastify, { type FastifyInstance } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { Hono } from "hono";
 import { createAdaptorServer } from "@hono/node-server";
 import { sleep, type Context } from "@lifeline/core";
 import { HttpContexts } from "@lifeline/http";
-import { ctxOf as expressCtx, errorHandler as expressErrors, lifeline as expressLifeline } from "@lifeline/http/express";
+import { ctxOf as expressCtx, errorHandler as expressErrors, lifeline as expressLifeline, requestListener as expressListener } from "@lifeline/http/express";
 import { ctxOf as fastifyCtx, lifeline as fastifyLifeline } from "@lifeline/http/fastify";
 import { errorHandler as honoErrors, lifeline as honoLifeline, type LifelineEnv } from "@lifeline/http/hono";
 import { client, deferred, ended, listen } from "./support.js";
+import { FORMS as FASTIFY_FORMS, make as makeFastify, type Form } from "./fastify-target.js";
 
 const BOUND = { timeout: 8000 };
 /** settle lets a rejection travel through the framework's promise callbacks (microtasks and a tick). */
@@ -28,13 +30,15 @@ function closedOf(res: { closed?: boolean; once(event: "close", f: () => void): 
   return res.closed === true ? Promise.resolve() : new Promise((resolve) => res.once("close", () => resolve()));
 }
 
-describe("Express: a late write after lifeline answered the deadline", () => {
+for (const form of ["middleware", "requestListener"] as const) describe(`Express (${form}): a late write after lifeline answered the deadline`, () => {
   it("is not reported through onError (no \"Cannot set headers after they are sent\")", BOUND, async (t) => {
     const reported: unknown[] = [];
     const contexts = new HttpContexts({ onError: (e) => reported.push(e) });
     const wrote = deferred<unknown>();
     const app = express();
-    app.get("/slow", expressLifeline(contexts, { timeoutMs: 30 }), async (req, res) => {
+    const route = { timeoutMs: 30 };
+    // The middleware form mounts lifeline on the route; the front door gives every request the route's deadline.
+    app.get("/slow", form === "middleware" ? expressLifeline(contexts, route) : (_req, _res, next) => next(), async (req, res) => {
       await ended(expressCtx(req)); // a handler that noticed too late
       await closedOf(res);
       try {
@@ -46,7 +50,7 @@ describe("Express: a late write after lifeline answered the deadline", () => {
       wrote.resolve(undefined);
     });
     app.use(expressErrors(contexts));
-    const server = createServer(app);
+    const server = createServer(form === "middleware" ? app : expressListener(contexts, app, route));
     const c = client("http", await listen(server));
     t.after(async () => (c.close(), await contexts.shutdown(server, 0)));
     const r = await c.request({ path: "/slow" }).done;
@@ -66,12 +70,17 @@ interface LogLine {
   msg?: string;
 }
 
-async function fastify(t: TestContext, build: (app: FastifyInstance, contexts: HttpContexts) => void) {
+/**
+ * fastify serves an app in `form` with a logger that captures Fastify's lines; `timeoutMs` is the deadline of
+ * the routes that pass {@link timed}'s options (in config.lifeline for the plugin; behind serverFactory, where the
+ * ctx is made before routing, the server's deadline for every route).
+ */
+async function fastify(t: TestContext, form: Form, build: (app: FastifyInstance, contexts: HttpContexts) => void, timeoutMs?: number) {
   const reported: unknown[] = [];
   const lines: LogLine[] = [];
   const contexts = new HttpContexts({ onError: (e) => reported.push(e) });
   const logger = { level: "info", stream: { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) } };
-  const app = Fastify({ logger }) as unknown as FastifyInstance;
+  const app = makeFastify(form, contexts, { logger }, form === "serverFactory" && timeoutMs !== undefined ? { timeoutMs } : undefined);
   await app.register(fastifyLifeline, { contexts });
   build(app, contexts);
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -90,11 +99,16 @@ async function* untilStopped(ctx: Context, stopped?: () => void): AsyncGenerator
   throw ctx.err();
 }
 
-describe("Fastify: a handler that stops because its ctx ended", () => {
+/** timed is a route's options with its deadline: in config.lifeline for the plugin, else none (serverFactory has it). */
+function timed(form: Form, timeoutMs: number): { config: { lifeline?: { timeoutMs: number } } } {
+  return form === "plugin" ? { config: { lifeline: { timeoutMs } } } : { config: {} };
+}
+
+for (const form of FASTIFY_FORMS) describe(`Fastify (${form}): a handler that stops because its ctx ended`, () => {
   it("after the deadline's answer, rejecting with ctx.err() logs nothing (no \"Promise errored, but reply.sent = true\")", BOUND, async (t) => {
     const stopped = deferred();
-    const s = await fastify(t, (app) => {
-      app.get("/slow", { config: { lifeline: { timeoutMs: 30 } } }, async (request) => {
+    const s = await fastify(t, form, (app) => {
+      app.get("/slow", timed(form, 30), async (request) => {
         try {
           await sleep(fastifyCtx(request), 10_000);
         } finally {
@@ -102,7 +116,7 @@ describe("Fastify: a handler that stops because its ctx ended", () => {
         }
         return "unreachable";
       });
-    });
+    }, 30);
     const r = await s.c.request({ path: "/slow" }).done;
     assert.equal(r.status, 503);
     assert.equal(r.body, "request timed out\n");
@@ -114,16 +128,60 @@ describe("Fastify: a handler that stops because its ctx ended", () => {
     assert.equal(s.contexts.stats.timedOut, 1);
   });
 
+  it("the deadline's answer, once the handler runs, goes through Fastify's reply: its onSend hooks see it", BOUND, async (t) => {
+    const s = await fastify(t, form, (app) => {
+      app.addHook("onSend", (_request, reply, payload, done) => {
+        reply.header("x-seen-by-onsend", "yes");
+        done(null, payload);
+      });
+      app.get("/slow", timed(form, 30), async (request) => {
+        await ended(fastifyCtx(request));
+        throw fastifyCtx(request).err();
+      });
+    }, 30);
+    const r = await s.c.request({ path: "/slow" }).done;
+    assert.equal(r.status, 503);
+    assert.equal(r.headers["x-seen-by-onsend"], "yes");
+    await settle();
+    assert.deepEqual(s.loud(), []);
+    assert.deepEqual(s.reported, []);
+    assert.equal(s.contexts.stats.timedOut, 1);
+  });
+
+  it("a deadline that passes while Fastify still reads a slow JSON body answers 503 and logs nothing; the handler never runs", BOUND, async (t) => {
+    let ran = false;
+    const s = await fastify(t, form, (app) => {
+      app.post("/upload", timed(form, 50), async () => {
+        ran = true;
+        return "unreachable";
+      });
+    }, 50);
+    const port = (s.app.server.address() as AddressInfo).port;
+    const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/upload", headers: { "content-type": "application/json", "content-length": "100" } });
+    req.on("error", () => {});
+    req.write("{"); // and nothing more: a client uploading slowly
+    const [res] = (await once(req, "response")) as [IncomingMessage];
+    assert.equal(res.statusCode, 503);
+    res.resume();
+    req.destroy();
+    await closedOf(req.socket!);
+    for (let i = 0; i < 5; i++) await settle();
+    assert.equal(ran, false);
+    assert.deepEqual(s.loud(), []);
+    assert.deepEqual(s.reported, []);
+    assert.equal(s.contexts.stats.timedOut, 1);
+  });
+
   it("a late payload after the deadline's answer logs nothing (no \"Reply was already sent\")", BOUND, async (t) => {
     const returned = deferred();
-    const s = await fastify(t, (app) => {
-      app.get("/slow", { config: { lifeline: { timeoutMs: 30 } } }, async (request, reply) => {
+    const s = await fastify(t, form, (app) => {
+      app.get("/slow", timed(form, 30), async (request, reply) => {
         await ended(fastifyCtx(request));
         await closedOf(reply.raw);
         returned.resolve();
         return "late";
       });
-    });
+    }, 30);
     assert.equal((await s.c.request({ path: "/slow" }).done).status, 503);
     await returned.promise;
     await settle();
@@ -132,11 +190,11 @@ describe("Fastify: a handler that stops because its ctx ended", () => {
 
   it("a stream cut by its deadline after the headers logs no warning; the client sees it cut", BOUND, async (t) => {
     const stopped = deferred();
-    const s = await fastify(t, (app) => {
-      app.get("/sse", { config: { lifeline: { timeoutMs: 50 } } }, async (request, reply) =>
+    const s = await fastify(t, form, (app) => {
+      app.get("/sse", timed(form, 50), async (request, reply) =>
         reply.type("text/event-stream").send(Readable.from(untilStopped(fastifyCtx(request), stopped.resolve))),
       );
-    });
+    }, 50);
     const call = s.c.request({ path: "/sse" });
     await call.until("data: 1");
     await assert.rejects(call.done);
@@ -150,7 +208,7 @@ describe("Fastify: a handler that stops because its ctx ended", () => {
   it("a stream cut by shutdown logs no warning", BOUND, async (t) => {
     const started = deferred<Context>();
     const stopped = deferred();
-    const s = await fastify(t, (app) => {
+    const s = await fastify(t, form, (app) => {
       app.get("/sse", async (request, reply) => {
         started.resolve(fastifyCtx(request));
         return reply.type("text/event-stream").send(Readable.from(untilStopped(fastifyCtx(request), stopped.resolve)));
@@ -168,7 +226,7 @@ describe("Fastify: a handler that stops because its ctx ended", () => {
   });
 
   it("a stream that fails for a real reason after the headers is still logged", BOUND, async (t) => {
-    const s = await fastify(t, (app) => {
+    const s = await fastify(t, form, (app) => {
       app.get("/sse", async (_request, reply) =>
         reply.type("text/event-stream").send(
           Readable.from(
