@@ -1,4 +1,4 @@
-import type { Context } from "../2-context/context.js";
+import { Ctx, type Context } from "../2-context/context.js";
 import { tracker } from "../1-base/track.js";
 import { attach, holdDeadline, type Held, type Listener, type ListenerHost, type Source } from "./listeners.js";
 
@@ -18,6 +18,23 @@ let taskOf: ((ctx: Context) => Blocker | undefined) | undefined;
 /** @internal setTaskOf tells waits how to find the task a context belongs to (called once by 6-task/task.ts). */
 export function setTaskOf(lookup: (ctx: Context) => Blocker | undefined): void {
   taskOf = lookup;
+}
+
+/** taskFor is the task `ctx` belongs to: known to a context of ours since it was made, else looked up. */
+function taskFor(ctx: Context): Blocker | undefined {
+  if (ctx instanceof Ctx) {
+    const t = ctx.taskRef;
+    if (t !== undefined) return t === null ? undefined : (t as Blocker);
+  }
+  return taskOf?.(ctx);
+}
+
+// The executor of every Parked promise: one function for all, so a wait allocates no closure for it.
+let capturedResolve: (value: never) => void;
+let capturedReject: (error: unknown) => void;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 /**
@@ -42,10 +59,9 @@ export abstract class Parked<T> implements Listener {
   #settled = false;
 
   constructor() {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    this.promise = new Promise<T>(capture);
+    this.#resolve = capturedResolve as (value: T) => void;
+    this.#reject = capturedReject;
   }
 
   /**
@@ -66,7 +82,7 @@ export abstract class Parked<T> implements Listener {
     this.hold(ctx);
     // What current() returns is what core gave tracker.run: a Task (no instanceof: that would bundle every Task
     // export with the channel API).
-    task = (tracker?.current?.() as Blocker | undefined) ?? task ?? (ctx && taskOf?.(ctx));
+    task = (tracker?.current?.() as Blocker | undefined) ?? task ?? (ctx && taskFor(ctx));
     // A task that has settled is done for good: a late wait on its context is not the task's.
     if (task?.block(this, what)) this.#task = task;
     if (tracker !== undefined) tracker.begin("wait", this, what, this.#task);

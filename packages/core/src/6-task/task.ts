@@ -116,7 +116,8 @@ class TaskCtx extends Ctx {
   readonly task: Task<unknown>;
   #done: DoneView | undefined = undefined;
   constructor(parent: Context, task: Task<unknown>) {
-    super();
+    super(parent);
+    this.taskRef = task;
     this.parent = parent;
     this.task = task;
   }
@@ -180,7 +181,11 @@ export class DoneView implements ReceiveChannel<never> {
 
 /** @internal taskOf returns the task `ctx` belongs to, if any. */
 export function taskOf(ctx: Context): Task<unknown> | undefined {
-  return ctx instanceof TaskCtx ? ctx.task : ctx.value(taskKey);
+  if (ctx instanceof Ctx) {
+    const t = ctx.taskRef; // found when ctx was made (Ctx.taskRef); undefined: a foreign context on the way
+    if (t !== undefined) return t === null ? undefined : (t as Task<unknown>);
+  }
+  return ctx.value(taskKey);
 }
 
 // A wait (3-wait/parked.ts, a lower layer) learns the task it blocks through this: no task can exist before
