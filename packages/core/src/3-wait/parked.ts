@@ -50,13 +50,13 @@ export abstract class Parked<T> implements Listener {
   nextSibling: Listener | null = null;
   attachedTo: ListenerHost | null = null;
   readonly promise: Promise<T>;
-  #resolve!: (value: T) => void;
-  #reject!: (error: unknown) => void;
+  // Both undefined once settled: only the first settle or fail counts.
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
   #source: Source | undefined = undefined;
   #task: Blocker | undefined = undefined;
   // The deadline timers held while waiting (several for a select over the done channels of several contexts).
   #holds: Held[] | undefined;
-  #settled = false;
 
   constructor() {
     this.promise = new Promise<T>(capture);
@@ -106,18 +106,20 @@ export abstract class Parked<T> implements Listener {
 
   /** settle resolves the wait with `value`; only the first settle or fail counts. */
   settle(value: T): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    const resolve = this.#resolve;
+    if (resolve === undefined) return;
+    this.#resolve = this.#reject = undefined;
     this.#finish();
-    this.#resolve(value);
+    resolve(value);
   }
 
   /** fail rejects the wait with `error`; only the first settle or fail counts. */
   fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#settled = true;
+    const reject = this.#reject;
+    if (reject === undefined) return;
+    this.#resolve = this.#reject = undefined;
     this.#finish();
-    this.#reject(error);
+    reject(error);
   }
 
   ended(err: Error): void {

@@ -84,9 +84,6 @@ export class Op extends Parked<unknown> implements Entry {
   prev: Entry | null = null;
   next: Entry | null = null;
   queue: WaitQueue | null = null;
-  readonly op: Op = this;
-  readonly index = 0;
-  readonly sending: boolean;
   readonly ch: Channel<unknown>;
   #waiters: Waiter[] | null = null;
 
@@ -97,8 +94,18 @@ export class Op extends Parked<unknown> implements Entry {
     readonly value: unknown,
   ) {
     super();
-    this.sending = kind === OP_SEND;
     this.ch = ch as Channel<unknown>; // null for a select, which is never queued itself
+  }
+
+  // As an entry (getters, not fields: a wait is the object to keep small).
+  get op(): Op {
+    return this;
+  }
+  get index(): number {
+    return 0;
+  }
+  get sending(): boolean {
+    return this.kind === OP_SEND;
   }
 
   /**
@@ -146,6 +153,10 @@ export class Op extends Parked<unknown> implements Entry {
   }
 }
 
+// The buffer of every channel that has not buffered a value yet (unbuffered ones never do): never written to, since
+// a push into a full ring (this one: length 0) first grows it into a new array.
+const NO_BUFFER: never[] = [];
+
 // What a send that completes at once returns: one settled promise shared by every such send (awaiting it costs
 // the same one microtask as a new one; not allocating it is a sixth of a buffered send+recv pair).
 const SENT: Promise<void> = Promise.resolve();
@@ -172,7 +183,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   readonly #capacity: number;
   // A ring buffer (Go's hchan.buf): `#count` values from `#head`, wrapping. It starts small and doubles up to
   // the capacity, so a huge capacity costs nothing until it is used.
-  #buffer: Array<T | undefined> = [];
+  #buffer: Array<T | undefined> = NO_BUFFER as Array<T | undefined>;
   #head = 0;
   #count = 0;
   #closed = false;
@@ -350,7 +361,8 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
       this.#buffer = buffer = grown;
       this.#head = 0;
     }
-    buffer[(this.#head + this.#count) % buffer.length] = value;
+    const i = this.#head + this.#count;
+    buffer[i < buffer.length ? i : i - buffer.length] = value;
     this.#count++;
   }
 

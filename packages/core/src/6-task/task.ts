@@ -228,7 +228,6 @@ export class Task<T> implements PromiseLike<T>, Listener {
   #since: number;
   #observed = false;
   readonly #promise: Promise<T>;
-  readonly #settled: Promise<void>;
   #ctxEndedAt: number | undefined = undefined;
   #source: Source | undefined = undefined;
   /** @internal */
@@ -256,14 +255,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
     // tracker that follows async context runs the start as the task's, so it can name the task of any wait.
-    this.#promise =
-      tracker?.run !== undefined
-        ? tracker.run(this, () => Promise.resolve(this.ctx).then(fn))
-        : Promise.resolve(this.ctx).then(fn);
-    this.#settled = this.#promise.then(
-      () => this.#finish(),
-      (error: unknown) => this.#fail(error),
-    );
+    this.#promise = tracker?.run !== undefined ? tracker.run(this, () => run(this, fn)) : run(this, fn);
   }
 
   /** state is `running`, `blocked` (waiting on a channel, select, sleep, semaphore or WaitGroup) or `done`. */
@@ -356,7 +348,8 @@ export class Task<T> implements PromiseLike<T>, Listener {
     }
   }
 
-  #finish(): void {
+  /** @internal settled records that fn returned: the task is done and leaves the registry. */
+  settled(): void {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#state = "done";
@@ -366,9 +359,13 @@ export class Task<T> implements PromiseLike<T>, Listener {
     unregister(this as Task<unknown>);
   }
 
-  #fail(error: unknown): void {
+  /** @internal failed is {@link Task.settled} for fn's failure with `error`, reported if nobody awaits the handle. */
+  failed(error: unknown): void {
     // Reported whatever the registry's listeners do: the report is scheduled before they run.
     if (!this.#observed) {
+      // Our report stands for the handle's rejection: the platform must not report it as unhandled as well. (The
+      // handle's promise is still pending here: run() rethrows after this returns.)
+      this.#promise.then(undefined, ignore);
       // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
       setTimeout(() => {
         if (this.#observed || this.#ownEnd(error)) return;
@@ -377,7 +374,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
         else report(taskError);
       }, 0);
     }
-    this.#finish();
+    this.settled();
   }
 
   /** #ownEnd: the task ended with its own context's error (err or cause) after that context ended. */
@@ -388,8 +385,28 @@ export class Task<T> implements PromiseLike<T>, Listener {
 
   /** @internal whenSettled resolves after the task settled and left the registry; it does not observe the outcome. */
   whenSettled(): Promise<void> {
-    return this.#settled;
+    return this.#promise.then(ignore, ignore);
   }
+}
+
+function ignore(): void {}
+
+/**
+ * run runs a task's fn(ctx) in a microtask, as `go` starts a goroutine (the caller holds the handle before any of
+ * fn runs), and settles the task's record before its handle settles: whoever awaits the handle finds the task done
+ * and out of the registry. An async function, so a task costs no closure and no promise beyond its handle's.
+ */
+async function run<T>(task: Task<T>, fn: (ctx: Context) => T | PromiseLike<T>): Promise<T> {
+  await undefined;
+  let value: T;
+  try {
+    value = await fn(task.ctx);
+  } catch (error) {
+    task.failed(error);
+    throw error;
+  }
+  task.settled();
+  return value;
 }
 
 /**
