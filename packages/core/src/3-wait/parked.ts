@@ -1,4 +1,4 @@
-import { Ctx, type Context } from "../2-context/context.js";
+import type { Context } from "../2-context/context.js";
 import { tracker } from "../1-base/track.js";
 import { attach, holdDeadline, type Held, type Listener, type ListenerHost, type Source } from "./listeners.js";
 
@@ -18,15 +18,6 @@ let taskOf: ((ctx: Context) => Blocker | undefined) | undefined;
 /** @internal setTaskOf tells waits how to find the task a context belongs to (called once by 6-task/task.ts). */
 export function setTaskOf(lookup: (ctx: Context) => Blocker | undefined): void {
   taskOf = lookup;
-}
-
-/** taskFor is the task `ctx` belongs to: known to a context of ours since it was made, else looked up. */
-function taskFor(ctx: Context): Blocker | undefined {
-  if (ctx instanceof Ctx) {
-    const t = ctx.taskRef;
-    if (t !== undefined) return t === null ? undefined : (t as Blocker);
-  }
-  return taskOf?.(ctx);
 }
 
 // The executor of every Parked promise: one function for all, so a wait allocates no closure for it.
@@ -50,13 +41,13 @@ export abstract class Parked<T> implements Listener {
   nextSibling: Listener | null = null;
   attachedTo: ListenerHost | null = null;
   readonly promise: Promise<T>;
-  // Both undefined once settled: only the first settle or fail counts.
-  #resolve: ((value: T) => void) | undefined;
-  #reject: ((error: unknown) => void) | undefined;
+  #resolve: (value: T) => void;
+  #reject: (error: unknown) => void;
   #source: Source | undefined = undefined;
   #task: Blocker | undefined = undefined;
   // The deadline timers held while waiting (several for a select over the done channels of several contexts).
   #holds: Held[] | undefined;
+  #settled = false;
 
   constructor() {
     this.promise = new Promise<T>(capture);
@@ -82,7 +73,7 @@ export abstract class Parked<T> implements Listener {
     this.hold(ctx);
     // What current() returns is what core gave tracker.run: a Task (no instanceof: that would bundle every Task
     // export with the channel API).
-    task = (tracker?.current?.() as Blocker | undefined) ?? task ?? (ctx && taskFor(ctx));
+    task = (tracker?.current?.() as Blocker | undefined) ?? task ?? (ctx && taskOf?.(ctx));
     // A task that has settled is done for good: a late wait on its context is not the task's.
     if (task?.block(this, what)) this.#task = task;
     if (tracker !== undefined) tracker.begin("wait", this, what, this.#task);
@@ -106,20 +97,18 @@ export abstract class Parked<T> implements Listener {
 
   /** settle resolves the wait with `value`; only the first settle or fail counts. */
   settle(value: T): void {
-    const resolve = this.#resolve;
-    if (resolve === undefined) return;
-    this.#resolve = this.#reject = undefined;
+    if (this.#settled) return;
+    this.#settled = true;
     this.#finish();
-    resolve(value);
+    this.#resolve(value);
   }
 
   /** fail rejects the wait with `error`; only the first settle or fail counts. */
   fail(error: unknown): void {
-    const reject = this.#reject;
-    if (reject === undefined) return;
-    this.#resolve = this.#reject = undefined;
+    if (this.#settled) return;
+    this.#settled = true;
     this.#finish();
-    reject(error);
+    this.#reject(error);
   }
 
   ended(err: Error): void {

@@ -67,9 +67,6 @@ export class WaitQueue {
 const OP_RECV = 0;
 const OP_SEND = 1;
 const OP_SELECT = 2;
-// A select with one receive case (`select([recv(ctx.done())])`, Go's `<-ctx.Done()`): the Op is that case's entry,
-// no Waiter; its kind is OP_SELECT1 + the case's index.
-const OP_SELECT1 = 3;
 
 /** @internal Fired is the runtime shape of a select result. */
 export interface Fired {
@@ -90,10 +87,7 @@ export class Op extends Parked<unknown> implements Entry {
   readonly ch: Channel<unknown>;
   #waiters: Waiter[] | null = null;
 
-  /**
-   * A recv or send on `ch`, or a select's one receive case on `ch` (OP_SELECT1 + its index): its own entry; or a
-   * select (`ch` null: its entries come with {@link Op.waitAll}).
-   */
+  /** A recv or send on `ch` (its own entry); a select (`ch` null: its entries come with {@link Op.waitAll}). */
   constructor(
     readonly kind: number,
     ch: Channel<unknown> | null,
@@ -108,7 +102,7 @@ export class Op extends Parked<unknown> implements Entry {
     return this;
   }
   get index(): number {
-    return this.kind >= OP_SELECT1 ? this.kind - OP_SELECT1 : 0;
+    return 0;
   }
   get sending(): boolean {
     return this.kind === OP_SEND;
@@ -118,10 +112,10 @@ export class Op extends Parked<unknown> implements Entry {
    * wait queues this recv or send on its channel and starts waiting (see Parked.park for ctx and task). A
    * receive on a context's done channel holds that context's deadline while it waits: the deadline will end it.
    */
-  wait(ctx: Context | undefined, what: string, task?: Blocker): void {
+  wait(ctx: Context | undefined, what: string): void {
     this.ch.park(this);
     this.hold(this.ch.owner);
-    this.park(ctx, what, task);
+    this.park(ctx, what);
   }
 
   /** waitAll queues a select's waiters, one per case, and starts waiting (holding deadlines as {@link Op.wait}). */
@@ -425,5 +419,5 @@ export function receiveOnly<T>(ch: Channel<T>): Channel<T> {
   return ch;
 }
 
-export { OP_SELECT, OP_SELECT1 };
+export { OP_SELECT };
 export type { ReceiveChannel, RecvResult, SendChannel };

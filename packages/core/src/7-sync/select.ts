@@ -1,4 +1,4 @@
-import { Channel, Op, OP_SELECT, OP_SELECT1, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "../4-chan/chan.js";
+import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "../4-chan/chan.js";
 import type { Context } from "../2-context/context.js";
 import { describe } from "../1-base/describe.js";
 import { DoneView, taskOf, type Task } from "../6-task/task.js";
@@ -109,20 +109,6 @@ function commit(cases: readonly SelectCase[], i: number): Fired {
   return { index: i, value, ok };
 }
 
-// What a select waits on, as a task shows it (`blockedOn`): made once for the common sizes.
-const LABELS = Array.from({ length: 9 }, (_, n) => `select (${n} cases)`);
-
-/** onlyCase returns the index of the one case on a channel (every other is nil), or -1. */
-function onlyCase(cases: readonly SelectCase[]): number {
-  let one = -1;
-  for (let k = 0; k < cases.length; k++) {
-    if (cases[k]!.channel === null) continue;
-    if (one >= 0) return -1;
-    one = k;
-  }
-  return one;
-}
-
 /**
  * select waits until one of `cases` can proceed, performs exactly that one and resolves to which it was
  * (Go's `select`). Cases are {@link recv} and {@link send} over any channels, including `ctx.done()` and
@@ -156,17 +142,6 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
       return Promise.reject(error);
     }
   }
-  const what = cases.length < LABELS.length ? LABELS[cases.length]! : `select (${cases.length} cases)`;
-  const one = onlyCase(cases);
-  if (one >= 0 && cases[one]!.op === "recv") {
-    // One receive case (the others nil): the wait is that case's entry (`select([recv(ctx.done())])`).
-    const c = cases[one]!;
-    const ch = c.channel as Channel<unknown>;
-    const op = new Op(OP_SELECT1 + one, ch, undefined);
-    const task = (c as { task?: Task<unknown> }).task;
-    op.wait(undefined, what, task ?? (ch.owner && taskOf(ch.owner)));
-    return op.promise as Promise<SelectResult<C>>;
-  }
   const op = new Op(OP_SELECT, null, undefined);
   const waiters: Waiter[] = [];
   // The task it blocks: a task context's done channel carries its task; any other done channel leads to one
@@ -181,7 +156,7 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     task ??= (c as { task?: Task<unknown> }).task;
     owner ??= ch.owner;
   }
-  op.waitAll(waiters, what, task ?? (owner && taskOf(owner)));
+  op.waitAll(waiters, `select (${cases.length} cases)`, task ?? (owner && taskOf(owner)));
   return op.promise as Promise<SelectResult<C>>;
 }
 
