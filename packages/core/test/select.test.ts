@@ -630,6 +630,29 @@ describe("select over Go's nil channel (recv(null), send(null, v))", () => {
     assert.equal(ch.tryRecv(), undefined, "nothing was sent by the nil send case");
   });
 
+  it("waits on its one receive case beside nil cases and reports that case's index: a value, a close, a cancel", async (t) => {
+    const ch = new Channel<number>();
+    const p = track(select([recv(null), send(null, 5), recv(ch)]));
+    await ticks(2);
+    assert.equal(p.state, "pending");
+    assert.equal(ch.trySend(9), true, "the waiting case takes the value");
+    await ticks(2);
+    assert.deepEqual(p.value, { index: 2, value: 9, ok: true });
+
+    const closed = track(select([send(null, 1), recv(ch)]));
+    await ticks(2);
+    ch.close();
+    await ticks(2);
+    assert.deepEqual(closed.value, { index: 1, value: undefined, ok: false });
+
+    const [ctx, cancel] = cancellable(t);
+    const done = track(select([recv(null), recv(null), recv(ctx.done())]));
+    await ticks(2);
+    cancel();
+    await ticks(2);
+    assert.deepEqual(done.value, { index: 2, value: undefined, ok: false });
+  });
+
   it("waits forever when every case is nil, keeping nothing alive (as Go blocks forever)", async () => {
     const r = await runScript([
       `setTimeout(() => console.log("still pending"), 50);`,

@@ -159,6 +159,29 @@ export const MISS: unique symbol = Symbol("lifeline.miss");
 
 /** @internal Ctx is the base of every context this package makes. */
 export abstract class Ctx implements Context {
+  /**
+   * @internal taskRef is the task this context belongs to (what `value` of the tasks layer's key gives), found
+   * once when the context is made, so a wait need not walk the chain: a task context's own task, else the
+   * parent's; null for none; undefined when a foreign parent hides it (then a wait looks it up). Opaque here:
+   * tasks are a higher layer.
+   */
+  taskRef: object | null | undefined;
+  /**
+   * @internal timed: an own deadline timer may be found up the chain through contexts of ours (a deadline context
+   * or a descendant of one, not past a withoutCancel); false means a wait has no deadline to hold.
+   */
+  timed: boolean;
+
+  constructor(parent: Context | undefined) {
+    if (parent instanceof Ctx) {
+      this.taskRef = parent.taskRef;
+      this.timed = parent.timed;
+    } else {
+      this.taskRef = parent === undefined ? null : undefined;
+      this.timed = false;
+    }
+  }
+
   abstract deadline(): number | undefined;
   abstract done(): ReceiveChannel<never>;
   abstract err(): Error | undefined;
@@ -218,7 +241,8 @@ export function isContext(value: unknown): value is Context {
 
 /** @internal checkContext throws the TypeError every function gives for a `name` argument that is not a Context. */
 export function checkContext(fn: string, ctx: unknown, name = "ctx"): asserts ctx is Context {
-  if (!isContext(ctx)) throw new TypeError(`${fn}: ${name} must be a Context, got ${describe(ctx)}`);
+  // One of ours first, inline: on every hot path (a channel op) the duck-typed check is then never called.
+  if (!(ctx instanceof Ctx) && !isContext(ctx)) throw new TypeError(`${fn}: ${name} must be a Context, got ${describe(ctx)}`);
 }
 
 /** @internal checkParent is checkContext for a `with*` function's parent. */
@@ -256,7 +280,7 @@ class ValueCtx extends Ctx {
   readonly #key: Key<unknown>;
   readonly #val: unknown;
   constructor(parent: Context, key: Key<unknown>, val: unknown) {
-    super();
+    super(parent);
     this.parent = parent;
     this.#key = key;
     this.#val = val;

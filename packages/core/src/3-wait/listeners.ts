@@ -178,7 +178,8 @@ export function attach(ctx: Context, listener: Listener): Source | undefined {
  * release when the wait is over.
  */
 export function holdDeadline(ctx: Context | undefined): Held | undefined {
-  for (let c = ctx; c instanceof Ctx; c = c instanceof ListenerHost ? c.parent : c.endsWith) {
+  if (!(ctx instanceof Ctx) || !ctx.timed) return undefined; // no deadline of ours up the chain (the common case)
+  for (let c: Context | undefined = ctx; c instanceof Ctx; c = c instanceof ListenerHost ? c.parent : c.endsWith) {
     const alarm = c instanceof ListenerHost ? c.alarm : undefined;
     if (alarm !== undefined) {
       if (c.err() !== undefined) return undefined;

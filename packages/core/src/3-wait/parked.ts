@@ -20,6 +20,14 @@ export function setTaskOf(lookup: (ctx: Context) => Blocker | undefined): void {
   taskOf = lookup;
 }
 
+// The executor of every Parked promise: one function for all, so a wait allocates no closure for it.
+let capturedResolve: (value: never) => void;
+let capturedReject: (error: unknown) => void;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 /**
  * Parked is one blocked call — a channel recv or send, a select, a sleep, a semaphore acquire, a WaitGroup
  * wait — and the one mechanism they share: a promise that settles exactly once; a listener on the context
@@ -33,8 +41,8 @@ export abstract class Parked<T> implements Listener {
   nextSibling: Listener | null = null;
   attachedTo: ListenerHost | null = null;
   readonly promise: Promise<T>;
-  #resolve!: (value: T) => void;
-  #reject!: (error: unknown) => void;
+  #resolve: (value: T) => void;
+  #reject: (error: unknown) => void;
   #source: Source | undefined = undefined;
   #task: Blocker | undefined = undefined;
   // The deadline timers held while waiting (several for a select over the done channels of several contexts).
@@ -42,10 +50,9 @@ export abstract class Parked<T> implements Listener {
   #settled = false;
 
   constructor() {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    this.promise = new Promise<T>(capture);
+    this.#resolve = capturedResolve as (value: T) => void;
+    this.#reject = capturedReject;
   }
 
   /**

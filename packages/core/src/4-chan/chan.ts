@@ -5,10 +5,25 @@ import { now } from "../1-base/clock.js";
 import { describe } from "../1-base/describe.js";
 import { Parked, type Blocker } from "../3-wait/parked.js";
 
-/** @internal Waiter is one parked receive or send of an {@link Op}, linked into one channel's queue. */
-export class Waiter {
-  prev: Waiter | null = null;
-  next: Waiter | null = null;
+/**
+ * @internal Entry is one parked receive or send, linked into one channel's queue: a single-channel {@link Op}
+ * (recv or send) is its own entry, a select has one {@link Waiter} per case.
+ */
+export interface Entry {
+  prev: Entry | null;
+  next: Entry | null;
+  queue: WaitQueue | null;
+  readonly ch: Channel<unknown>;
+  readonly op: Op;
+  readonly index: number;
+  readonly sending: boolean;
+  readonly value: unknown;
+}
+
+/** @internal Waiter is one case of a parked select, linked into its channel's queue. */
+export class Waiter implements Entry {
+  prev: Entry | null = null;
+  next: Entry | null = null;
   queue: WaitQueue | null = null;
   constructor(
     readonly ch: Channel<unknown>,
@@ -19,12 +34,12 @@ export class Waiter {
   ) {}
 }
 
-/** @internal WaitQueue is a FIFO of waiters with O(1) removal from the middle (a cancelled waiter). */
+/** @internal WaitQueue is a FIFO of entries with O(1) removal from the middle (a cancelled waiter). */
 export class WaitQueue {
-  head: Waiter | null = null;
-  tail: Waiter | null = null;
+  head: Entry | null = null;
+  tail: Entry | null = null;
 
-  push(w: Waiter): void {
+  push(w: Entry): void {
     w.queue = this;
     w.prev = this.tail;
     if (this.tail === null) this.head = w;
@@ -32,7 +47,7 @@ export class WaitQueue {
     this.tail = w;
   }
 
-  remove(w: Waiter): void {
+  remove(w: Entry): void {
     if (w.queue !== this) return;
     if (w.prev === null) this.head = w.next;
     else w.prev.next = w.next;
@@ -42,7 +57,7 @@ export class WaitQueue {
     w.queue = null;
   }
 
-  shift(): Waiter | null {
+  shift(): Entry | null {
     const w = this.head;
     if (w !== null) this.remove(w);
     return w;
@@ -62,32 +77,59 @@ export interface Fired {
 
 /**
  * @internal Op is one blocked channel operation (recv, send or select): a {@link Parked} that also owns the
- * waiters it queued on channels, one per case.
+ * entries it queued on channels. A recv or send is its own one entry (no second object per wait); a select
+ * queues one {@link Waiter} per case.
  */
-export class Op extends Parked<unknown> {
-  waiters: Waiter | Waiter[] | null = null;
-  constructor(readonly kind: number) {
+export class Op extends Parked<unknown> implements Entry {
+  prev: Entry | null = null;
+  next: Entry | null = null;
+  queue: WaitQueue | null = null;
+  readonly ch: Channel<unknown>;
+  #waiters: Waiter[] | null = null;
+
+  /** A recv or send on `ch` (its own entry); a select (`ch` null: its entries come with {@link Op.waitAll}). */
+  constructor(
+    readonly kind: number,
+    ch: Channel<unknown> | null,
+    readonly value: unknown,
+  ) {
     super();
+    this.ch = ch as Channel<unknown>; // null for a select, which is never queued itself
+  }
+
+  // As an entry (getters, not fields: a wait is the object to keep small).
+  get op(): Op {
+    return this;
+  }
+  get index(): number {
+    return 0;
+  }
+  get sending(): boolean {
+    return this.kind === OP_SEND;
   }
 
   /**
-   * wait queues each waiter on its channel and starts waiting (see Parked.park for ctx and task). A receive on
-   * a context's done channel holds that context's deadline while it waits: the deadline is what will end it.
+   * wait queues this recv or send on its channel and starts waiting (see Parked.park for ctx and task). A
+   * receive on a context's done channel holds that context's deadline while it waits: the deadline will end it.
    */
-  wait(ctx: Context | undefined, waiters: Waiter | Waiter[], what: string, task?: Blocker): void {
-    this.waiters = waiters;
-    if (waiters instanceof Waiter) this.#queue(waiters);
-    else for (const w of waiters) this.#queue(w);
-    this.park(ctx, what, task);
+  wait(ctx: Context | undefined, what: string): void {
+    this.ch.park(this);
+    this.hold(this.ch.owner);
+    this.park(ctx, what);
   }
 
-  #queue(w: Waiter): void {
-    w.ch.park(w);
-    this.hold(w.ch.owner); // a context's done channel: its deadline will end this wait
+  /** waitAll queues a select's waiters, one per case, and starts waiting (holding deadlines as {@link Op.wait}). */
+  waitAll(waiters: Waiter[], what: string, task: Blocker | undefined): void {
+    this.#waiters = waiters;
+    for (const w of waiters) {
+      w.ch.park(w);
+      this.hold(w.ch.owner);
+    }
+    this.park(undefined, what, task);
   }
 
-  /** fire settles the op with the channel operation of waiter `w`, already taken off its queue. */
-  fire(w: Waiter, value: unknown, ok: boolean): void {
+  /** fire settles the op with the channel operation of entry `w`, already taken off its queue. */
+  fire(w: Entry, value: unknown, ok: boolean): void {
     switch (this.kind) {
       case OP_RECV:
         this.settle(ok ? [value, true] : [undefined, false]);
@@ -101,12 +143,23 @@ export class Op extends Parked<unknown> {
   }
 
   protected leave(): void {
-    const ws = this.waiters;
-    this.waiters = null;
-    if (ws instanceof Waiter) ws.ch.unpark(ws);
-    else if (ws !== null) for (const w of ws) w.ch.unpark(w);
+    const ws = this.#waiters;
+    if (ws === null) {
+      if (this.queue !== null) this.ch.unpark(this);
+      return;
+    }
+    this.#waiters = null;
+    for (const w of ws) w.ch.unpark(w);
   }
 }
+
+// The buffer of every channel that has not buffered a value yet (unbuffered ones never do): never written to, since
+// a push into a full ring (this one: length 0) first grows it into a new array.
+const NO_BUFFER: never[] = [];
+
+// What a send that completes at once returns: one settled promise shared by every such send (awaiting it costs
+// the same one microtask as a new one; not allocating it is a sixth of a buffered send+recv pair).
+const SENT: Promise<void> = Promise.resolve();
 
 /** @internal deliverDue is the lazy timer of {@link after}: it sends the time when the channel is due. */
 function deliverDue(ch: Channel<unknown>): void {
@@ -130,7 +183,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   readonly #capacity: number;
   // A ring buffer (Go's hchan.buf): `#count` values from `#head`, wrapping. It starts small and doubles up to
   // the capacity, so a huge capacity costs nothing until it is used.
-  #buffer: Array<T | undefined> = [];
+  #buffer: Array<T | undefined> = NO_BUFFER as Array<T | undefined>;
   #head = 0;
   #count = 0;
   #closed = false;
@@ -175,9 +228,12 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   /** @internal recvUnder is recv once ctx is checked and live; with no ctx, a wait only a value or the close ends. */
   recvUnder(ctx: Context | undefined): Promise<RecvResult<T>> {
+    // A buffered value and nobody else involved (no waiting sender, no timer): the path a buffered channel takes
+    // nearly always, kept apart so that what the other paths have seen does not slow it.
+    if (this.#count > 0 && this.#sendq.head === null && this.#due === undefined) return Promise.resolve([this.#shiftBuffer(), true]);
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
-    const op = new Op(OP_RECV);
-    op.wait(ctx, new Waiter(this as Channel<unknown>, op, 0, false, undefined), "chan recv");
+    const op = new Op(OP_RECV, this as Channel<unknown>, undefined);
+    op.wait(ctx, "chan recv");
     return op.promise as Promise<RecvResult<T>>;
   }
 
@@ -191,13 +247,14 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.#closed) return Promise.reject(new ChannelClosedError("send on closed channel"));
-    if (this.canSend()) {
-      this.put(value);
-      return Promise.resolve();
+    if (this.#recvq.head === null && this.#count < this.#capacity) this.#pushBuffer(value);
+    else if (this.canSend()) this.put(value);
+    else {
+      const op = new Op(OP_SEND, this as Channel<unknown>, value);
+      op.wait(ctx, "chan send");
+      return op.promise as Promise<void>;
     }
-    const op = new Op(OP_SEND);
-    op.wait(ctx, new Waiter(this as Channel<unknown>, op, 0, true, value), "chan send");
-    return op.promise as Promise<void>;
+    return SENT;
   }
 
   trySend(value: T): boolean {
@@ -308,12 +365,13 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
       this.#buffer = buffer = grown;
       this.#head = 0;
     }
-    buffer[(this.#head + this.#count) % buffer.length] = value;
+    const i = this.#head + this.#count;
+    buffer[i < buffer.length ? i : i - buffer.length] = value;
     this.#count++;
   }
 
-  /** @internal park queues a waiter of a blocked op. */
-  park(w: Waiter): void {
+  /** @internal park queues an entry of a blocked op. */
+  park(w: Entry): void {
     if (w.sending) this.#sendq.push(w);
     else {
       this.#recvq.push(w);
@@ -321,8 +379,8 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     }
   }
 
-  /** @internal unpark removes a waiter whose op settled some other way. */
-  unpark(w: Waiter): void {
+  /** @internal unpark removes an entry whose op settled some other way. */
+  unpark(w: Entry): void {
     if (w.queue === null) return;
     w.queue.remove(w);
     if (this.#due !== undefined && this.#recvq.head === null) this.#due.stop();

@@ -72,7 +72,7 @@ export class CancelCtx extends ListenerHost implements Listener {
   #deadlineCause: unknown = undefined;
 
   constructor(parent: Context, kind: Kind) {
-    super();
+    super(parent);
     this.parent = parent;
     this.#kind = kind;
     const err = parent.err();
@@ -108,6 +108,7 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.#deadlineCause = deadlineCause;
     const alarm = new Alarm<CancelCtx>(deadline, onDeadline, this, false);
     this.#alarm = alarm;
+    this.timed = true;
     if (this.#err !== undefined) return;
     if (deadline <= now()) this.expire();
     else alarm.start();
@@ -236,7 +237,8 @@ class EmptyCtx extends Ctx {
   readonly parent: Context | undefined;
   readonly #name: string;
   constructor(parent: Context | undefined, name: string) {
-    super();
+    super(parent);
+    this.timed = false; // it never ends: a deadline above it ends nothing below it
     this.parent = parent;
     this.#name = name;
   }

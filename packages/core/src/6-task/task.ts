@@ -116,7 +116,8 @@ class TaskCtx extends Ctx {
   readonly task: Task<unknown>;
   #done: DoneView | undefined = undefined;
   constructor(parent: Context, task: Task<unknown>) {
-    super();
+    super(parent);
+    this.taskRef = task;
     this.parent = parent;
     this.task = task;
   }
@@ -180,7 +181,11 @@ export class DoneView implements ReceiveChannel<never> {
 
 /** @internal taskOf returns the task `ctx` belongs to, if any. */
 export function taskOf(ctx: Context): Task<unknown> | undefined {
-  return ctx instanceof TaskCtx ? ctx.task : ctx.value(taskKey);
+  if (ctx instanceof Ctx) {
+    const t = ctx.taskRef; // found when ctx was made (Ctx.taskRef); undefined: a foreign context on the way
+    if (t !== undefined) return t === null ? undefined : (t as Task<unknown>);
+  }
+  return ctx.value(taskKey);
 }
 
 // A wait (3-wait/parked.ts, a lower layer) learns the task it blocks through this: no task can exist before
@@ -223,7 +228,6 @@ export class Task<T> implements PromiseLike<T>, Listener {
   #since: number;
   #observed = false;
   readonly #promise: Promise<T>;
-  readonly #settled: Promise<void>;
   #ctxEndedAt: number | undefined = undefined;
   #source: Source | undefined = undefined;
   /** @internal */
@@ -251,14 +255,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
     // tracker that follows async context runs the start as the task's, so it can name the task of any wait.
-    this.#promise =
-      tracker?.run !== undefined
-        ? tracker.run(this, () => Promise.resolve(this.ctx).then(fn))
-        : Promise.resolve(this.ctx).then(fn);
-    this.#settled = this.#promise.then(
-      () => this.#finish(),
-      (error: unknown) => this.#fail(error),
-    );
+    this.#promise = tracker?.run !== undefined ? tracker.run(this, () => run(this, fn)) : run(this, fn);
   }
 
   /** state is `running`, `blocked` (waiting on a channel, select, sleep, semaphore or WaitGroup) or `done`. */
@@ -351,7 +348,8 @@ export class Task<T> implements PromiseLike<T>, Listener {
     }
   }
 
-  #finish(): void {
+  /** @internal settled records that fn returned: the task is done and leaves the registry. */
+  settled(): void {
     this.#source?.detach(this);
     this.#source = undefined;
     this.#state = "done";
@@ -361,9 +359,13 @@ export class Task<T> implements PromiseLike<T>, Listener {
     unregister(this as Task<unknown>);
   }
 
-  #fail(error: unknown): void {
+  /** @internal failed is {@link Task.settled} for fn's failure with `error`, reported if nobody awaits the handle. */
+  failed(error: unknown): void {
     // Reported whatever the registry's listeners do: the report is scheduled before they run.
     if (!this.#observed) {
+      // Our report stands for the handle's rejection: the platform must not report it as unhandled as well. (The
+      // handle's promise is still pending here: run() rethrows after this returns.)
+      this.#promise.then(undefined, ignore);
       // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
       setTimeout(() => {
         if (this.#observed || this.#ownEnd(error)) return;
@@ -372,7 +374,7 @@ export class Task<T> implements PromiseLike<T>, Listener {
         else report(taskError);
       }, 0);
     }
-    this.#finish();
+    this.settled();
   }
 
   /** #ownEnd: the task ended with its own context's error (err or cause) after that context ended. */
@@ -383,8 +385,28 @@ export class Task<T> implements PromiseLike<T>, Listener {
 
   /** @internal whenSettled resolves after the task settled and left the registry; it does not observe the outcome. */
   whenSettled(): Promise<void> {
-    return this.#settled;
+    return this.#promise.then(ignore, ignore);
   }
+}
+
+function ignore(): void {}
+
+/**
+ * run runs a task's fn(ctx) in a microtask, as `go` starts a goroutine (the caller holds the handle before any of
+ * fn runs), and settles the task's record before its handle settles: whoever awaits the handle finds the task done
+ * and out of the registry. An async function, so a task costs no closure and no promise beyond its handle's.
+ */
+async function run<T>(task: Task<T>, fn: (ctx: Context) => T | PromiseLike<T>): Promise<T> {
+  await undefined;
+  let value: T;
+  try {
+    value = await fn(task.ctx);
+  } catch (error) {
+    task.failed(error);
+    throw error;
+  }
+  task.settled();
+  return value;
 }
 
 /**

@@ -142,7 +142,7 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
       return Promise.reject(error);
     }
   }
-  const op = new Op(OP_SELECT);
+  const op = new Op(OP_SELECT, null, undefined);
   const waiters: Waiter[] = [];
   // The task it blocks: a task context's done channel carries its task; any other done channel leads to one
   // through its context's values. Every done channel's deadline is held (Op.wait).
@@ -156,7 +156,7 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
     task ??= (c as { task?: Task<unknown> }).task;
     owner ??= ch.owner;
   }
-  op.wait(undefined, waiters, `select (${cases.length} cases)`, task ?? (owner && taskOf(owner)));
+  op.waitAll(waiters, `select (${cases.length} cases)`, task ?? (owner && taskOf(owner)));
   return op.promise as Promise<SelectResult<C>>;
 }
 
