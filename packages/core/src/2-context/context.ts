@@ -163,14 +163,15 @@ export abstract class Ctx implements Context {
    * @internal taskRef is the task this context belongs to (what `value` of the tasks layer's key gives), found
    * once when the context is made, so a wait need not walk the chain: a task context's own task, else the
    * parent's; null for none; undefined when a foreign parent hides it (then a wait looks it up). Opaque here:
-   * tasks are a higher layer.
+   * tasks are a higher layer. Both fields are `declare`d and set in the constructor: a class field initializer
+   * on this base class costs every context made ~13 ns on Node 20 (withCancel + cancel: 40 → 56 ns).
    */
-  taskRef: object | null | undefined;
+  declare taskRef: object | null | undefined;
   /**
    * @internal timed: an own deadline timer may be found up the chain through contexts of ours (a deadline context
    * or a descendant of one, not past a withoutCancel); false means a wait has no deadline to hold.
    */
-  timed: boolean;
+  declare timed: boolean;
 
   constructor(parent: Context | undefined) {
     if (parent instanceof Ctx) {
