@@ -168,6 +168,8 @@ class JobWorker<D, R> extends Worker<D, R> {
   #leaseWakeAt = Infinity;
   readonly #stopWatching: () => boolean;
   #subscriber: Subscriber | undefined;
+  // Set when the cancel subscription is up (see waitUntilReady).
+  #isSubscribed = false;
   #offset: Promise<number> | undefined;
   #offsetMs: number | undefined;
   #closing = false;
@@ -198,7 +200,14 @@ class JobWorker<D, R> extends Worker<D, R> {
   }
 
   /** waitUntilReady also waits for the cancel subscription, so a cancel sent afterwards arrives by push. */
-  override async waitUntilReady(): Promise<RedisClient> {
+  override waitUntilReady(): Promise<RedisClient> {
+    // BullMQ awaits this for every job it completes (Job.moveToCompleted): once subscribed, it is BullMQ's own,
+    // without the two awaits (three promises, two turns of the microtask queue per job) of the wait below.
+    if (this.#isSubscribed) return super.waitUntilReady();
+    return this.#untilSubscribed();
+  }
+
+  async #untilSubscribed(): Promise<RedisClient> {
     const client = await super.waitUntilReady();
     await this.#subscribed;
     return client;
@@ -221,6 +230,7 @@ class JobWorker<D, R> extends Worker<D, R> {
     s.on("error", (e) => this.#report(e));
     s.on("message", (_channel, message) => this.#onPush(message));
     await s.subscribe(cancelChannel(this.qualifiedName));
+    this.#isSubscribed = true;
   }
 
   #report(e: unknown): void {
