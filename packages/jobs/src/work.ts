@@ -168,8 +168,8 @@ class JobWorker<D, R> extends Worker<D, R> {
   #leaseWakeAt = Infinity;
   readonly #stopWatching: () => boolean;
   #subscriber: Subscriber | undefined;
-  // Set when the cancel subscription is up (see waitUntilReady).
-  #isSubscribed = false;
+  // Set when the attempt to subscribe to cancel pushes has settled, either way (see waitUntilReady).
+  #subscribeSettled = false;
   #offset: Promise<number> | undefined;
   #offsetMs: number | undefined;
   #closing = false;
@@ -191,25 +191,35 @@ class JobWorker<D, R> extends Worker<D, R> {
     this.#sweepTimer.unref();
     this.#subscribed = this.#subscribe();
     // A worker without pushes still works (by renewals): report why, unless it is closing (nothing to lose then).
-    this.#subscribed.catch((e: unknown) => {
-      if (!this.#closing) this.#report(e);
-    });
+    this.#subscribed.then(
+      () => {
+        this.#subscribeSettled = true;
+      },
+      (e: unknown) => {
+        this.#subscribeSettled = true;
+        if (!this.#closing) this.#report(e);
+      },
+    );
     this.#stopWatching = afterFunc(settings.root, () => {
       this.close().catch((e: unknown) => this.#report(e));
     });
   }
 
-  /** waitUntilReady also waits for the cancel subscription, so a cancel sent afterwards arrives by push. */
+  /**
+   * waitUntilReady also waits for the attempt to subscribe to cancel pushes, so that a cancel sent afterwards
+   * arrives by push. If the subscription failed (reported as an 'error' event) it resolves all the same: the
+   * worker then learns of cancels at its lock renewals, and BullMQ, which awaits this before completing every
+   * job, must not fail the jobs for it.
+   */
   override waitUntilReady(): Promise<RedisClient> {
-    // BullMQ awaits this for every job it completes (Job.moveToCompleted): once subscribed, it is BullMQ's own,
-    // without the two awaits (three promises, two turns of the microtask queue per job) of the wait below.
-    if (this.#isSubscribed) return super.waitUntilReady();
+    // Once settled it is BullMQ's own, without the awaits below (three promises, two microtask turns per job).
+    if (this.#subscribeSettled) return super.waitUntilReady();
     return this.#untilSubscribed();
   }
 
   async #untilSubscribed(): Promise<RedisClient> {
     const client = await super.waitUntilReady();
-    await this.#subscribed;
+    await this.#subscribed.catch(() => {}); // reported in the constructor
     return client;
   }
 
@@ -230,7 +240,6 @@ class JobWorker<D, R> extends Worker<D, R> {
     s.on("error", (e) => this.#report(e));
     s.on("message", (_channel, message) => this.#onPush(message));
     await s.subscribe(cancelChannel(this.qualifiedName));
-    this.#isSubscribed = true;
   }
 
   #report(e: unknown): void {

@@ -2,7 +2,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, Canceled, cause, DeadlineExceeded, go, sleep, tasks, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
+import { background, Canceled, cause, DeadlineExceeded, go, recv, select, sleep, tasks, withCancelCause, type Context, withTimeout, withValue } from "@lifeline/core";
 import { addJob, cancelJob, work, JobCanceledError, JobFailedError, JobNotFoundError, jobResult, DEADLINE_MARGIN_MS } from "@lifeline/jobs";
 import { Queue } from "bullmq";
 import { createConnection, createServer, type AddressInfo } from "node:net";
@@ -573,6 +573,44 @@ describe("in this process", () => {
       // Nothing is left open: the subscriber made after close() began is disconnected too (this file's process
       // would not exit otherwise), and a connection closed under a pending command is not reported as a failure.
     } finally {
+      await drop(queue);
+    }
+  });
+});
+
+describe("without pushes", () => {
+  it("a worker that may not subscribe still completes jobs, reports why, and gets cancels at its lock renewals", BOUND, async () => {
+    const queue = uniqueQueue("no-subscribe");
+    const admin = (await queue.client) as unknown as { call(...args: string[]): Promise<unknown> };
+    const user = `lifeline-nosub-${process.pid}`;
+    // A Redis user that may do everything BullMQ needs, but not SUBSCRIBE: the worker's cancel channel fails.
+    await admin.call("ACL", "SETUSER", user, "reset", "on", "nopass", "~*", "&*", "+@all", "-subscribe", "-psubscribe", "-ssubscribe");
+    const errors: Error[] = [];
+    const started = new Map<string, Context>();
+    const worker = work(background(), queue.name, async (ctx, job) => {
+      started.set(job.id!, ctx);
+      if (job.name === "wait") await sleep(ctx, Infinity);
+      return "done";
+    }, { connection: { ...connection, username: user }, ...FAST });
+    worker.on("error", (e) => errors.push(e));
+    try {
+      await worker.waitUntilReady(); // resolves: the worker works without pushes
+      const [ctx, cancel] = withTimeout(background(), 20_000);
+      try {
+        const quick = await addJob(background(), queue, "quick", {});
+        assert.equal(await jobResult(ctx, queue, quick.id!), "done");
+        assert.ok(errors.some((e) => /NOPERM/i.test(e.message)), `the failed subscription is reported: ${errors.map((e) => e.message).join("; ")}`);
+        const waiting = await addJob(background(), queue, "wait", {});
+        const jobCtx = await until(async () => started.get(waiting.id!), 10_000, "the handler");
+        await cancelJob(background(), queue, waiting.id!, "by renewal");
+        await select([recv(jobCtx.done()), recv(ctx.done())]);
+        assert.equal(cause(jobCtx), "by renewal", "the record is read at the next lock renewal");
+      } finally {
+        cancel();
+      }
+    } finally {
+      await worker.close(true);
+      await admin.call("ACL", "DELUSER", user);
       await drop(queue);
     }
   });
