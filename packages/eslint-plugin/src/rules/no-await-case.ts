@@ -39,7 +39,8 @@ interface Found {
  * re-exporting module. It does not see, without types: a case held in a variable (`const c = recv(ch); await c`), a
  * case made by a wrapper, `recv`/`send` reached through `require`, `import()` or destructuring a namespace, a case
  * returned from an async function (`return recv(ch)` — it may be meant as a value), or a case in an array built
- * elsewhere (`Promise.all(cases)`); nor a case that is never used at all (`recv(ch);` as a statement).
+ * elsewhere (`Promise.all(cases)`), or a case wrapped by `Promise.resolve(recv(ch))`; nor a case that is never
+ * used at all (`recv(ch);` as a statement).
  */
 export const noAwaitCase = createRule<MessageIds, []>({
   name: "no-await-case",
