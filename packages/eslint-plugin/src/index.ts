@@ -95,29 +95,19 @@ const plugin: Plugin = {
   configs: {} as Configs,
 };
 
-const typed = { parserOptions: { projectService: true } };
 const self = { lifeline: plugin as unknown as TSESLint.FlatConfig.Plugin };
-plugin.configs.recommended = { name: "lifeline/recommended", plugins: self, rules: levels(LIFELINE_RULES, "error") };
-plugin.configs["recommended-type-checked"] = {
-  name: "lifeline/recommended-type-checked",
-  plugins: self,
-  languageOptions: typed,
-  rules: levels(LIFELINE_RULES, "error"),
-};
-plugin.configs.warn = { name: "lifeline/warn", plugins: self, rules: levels(LIFELINE_RULES, "warn") };
-plugin.configs["warn-type-checked"] = {
-  name: "lifeline/warn-type-checked",
-  plugins: self,
-  languageOptions: typed,
-  rules: levels(LIFELINE_RULES, "warn"),
-};
-plugin.configs.signals = { name: "lifeline/signals", plugins: self, rules: levels(SIGNAL_RULES, "error") };
-plugin.configs["signals-type-checked"] = {
-  name: "lifeline/signals-type-checked",
-  plugins: self,
-  languageOptions: typed,
-  rules: levels(SIGNAL_RULES, "error"),
-};
+/** config is one of the shareable configs: `names` at `level`, with type information when `typed`. */
+function config(name: string, names: readonly RuleName[], level: "error" | "warn", typed: boolean): TSESLint.FlatConfig.Config {
+  const c: TSESLint.FlatConfig.Config = { name: `lifeline/${name}`, plugins: self, rules: levels(names, level) };
+  if (typed) c.languageOptions = { parserOptions: { projectService: true } };
+  return c;
+}
+plugin.configs.recommended = config("recommended", LIFELINE_RULES, "error", false);
+plugin.configs["recommended-type-checked"] = config("recommended-type-checked", LIFELINE_RULES, "error", true);
+plugin.configs.warn = config("warn", LIFELINE_RULES, "warn", false);
+plugin.configs["warn-type-checked"] = config("warn-type-checked", LIFELINE_RULES, "warn", true);
+plugin.configs.signals = config("signals", SIGNAL_RULES, "error", false);
+plugin.configs["signals-type-checked"] = config("signals-type-checked", SIGNAL_RULES, "error", true);
 
 /**
  * The plugin. In `eslint.config.js`:

@@ -9,7 +9,7 @@ import { closer } from "./targets.js";
 import { listen } from "./support.js";
 
 /** webStream turns an async iterable of text into a response body. */
-function webStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
+export function webStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
   const it = chunks[Symbol.asyncIterator]();
   const utf8 = new TextEncoder();
   return new ReadableStream({

@@ -20,6 +20,7 @@ import { ctxOf as fastifyCtx, lifeline as fastifyLifeline } from "@lifeline/http
 import { errorHandler as honoErrors, lifeline as honoLifeline, type LifelineEnv } from "@lifeline/http/hono";
 import { client, deferred, ended, listen } from "./support.js";
 import { FORMS as FASTIFY_FORMS, make as makeFastify, type Form } from "./fastify-target.js";
+import { webStream } from "./hono-target.js";
 
 const BOUND = { timeout: 8000 };
 /** settle lets a rejection travel through the framework's promise callbacks (microtasks and a tick). */
@@ -253,21 +254,6 @@ describe("Hono (@hono/node-server): a stream cut by lifeline", () => {
     console.info = (...args: unknown[]) => void lines.push(args);
     t.after(() => Object.assign(console, { error, info }));
     return lines;
-  }
-
-  function webStream(chunks: AsyncIterable<string>): ReadableStream<Uint8Array> {
-    const it = chunks[Symbol.asyncIterator]();
-    const utf8 = new TextEncoder();
-    return new ReadableStream({
-      async pull(controller) {
-        const r = await it.next();
-        if (r.done === true) controller.close();
-        else controller.enqueue(utf8.encode(r.value));
-      },
-      async cancel() {
-        await it.return?.();
-      },
-    });
   }
 
   async function hono(t: TestContext, build: (app: Hono<LifelineEnv>, contexts: HttpContexts) => void) {

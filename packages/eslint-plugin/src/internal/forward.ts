@@ -2,7 +2,7 @@
 // followed through the same values, with messages for lifeline's users and for everyone else.
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
 import type ts from "typescript";
-import { corePackages, importedName, importsFrom, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
+import { CANCEL_FUNCTIONS, corePackages, importedName, importsFrom, isGlobal, localNameOf, originOf, type AnyContext } from "./imports.js";
 import { CtxScope, SIGNAL_KEYS, SignalScope, contextParams, isFunction, type FunctionNode } from "./params.js";
 import { classify, isAbortSignalType, typeInfo, type TypeInfo } from "./types.js";
 
@@ -22,15 +22,6 @@ export type ForwardMessageIds =
 
 const TIMER_MODULES = ["node:timers/promises", "timers/promises"];
 const NODE_MODULE = "@lifeline/node";
-const CANCEL_FUNCTIONS = new Set([
-  "withCancel",
-  "withCancelCause",
-  "withTimeout",
-  "withTimeoutCause",
-  "withDeadline",
-  "withDeadlineCause",
-  "withSignal",
-]);
 
 /**
  * Carrier is what the code in scope has to forward: for forward-context a ctx (`name` is the ctx, `signal` is

@@ -3,6 +3,17 @@ import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescr
 /** The module whose API the rules know. More can be named in `settings.lifeline.packages`. */
 export const CORE_MODULE = "@lifeline/core";
 
+/** CANCEL_FUNCTIONS are @lifeline/core's functions that return `[ctx, cancel]`. */
+export const CANCEL_FUNCTIONS = new Set([
+  "withCancel",
+  "withCancelCause",
+  "withTimeout",
+  "withTimeoutCause",
+  "withDeadline",
+  "withDeadlineCause",
+  "withSignal",
+]);
+
 /** AnyContext is the rule context of any lifeline rule; the helpers need only its settings and source code. */
 export type AnyContext = Readonly<TSESLint.RuleContext<string, readonly unknown[]>>;
 

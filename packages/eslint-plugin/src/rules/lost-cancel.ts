@@ -1,5 +1,5 @@
 import { AST_NODE_TYPES, ASTUtils, type TSESLint, type TSESTree } from "@typescript-eslint/utils";
-import { corePackages, importedName, importsFrom } from "../internal/imports.js";
+import { CANCEL_FUNCTIONS, corePackages, importedName, importsFrom } from "../internal/imports.js";
 import { isFunction } from "../internal/params.js";
 import { createRule } from "../internal/rule.js";
 import { SEED_LOST_CANCEL } from "../internal/seeds.js";
@@ -9,16 +9,6 @@ type Segment = TSESLint.CodePathSegment;
 type Scope = TSESLint.Scope.Scope;
 type Variable = TSESLint.Scope.Variable;
 
-/** The functions that return `[ctx, cancel]`, by module. */
-const CANCEL_FUNCTIONS = new Set([
-  "withCancel",
-  "withCancelCause",
-  "withTimeout",
-  "withTimeoutCause",
-  "withDeadline",
-  "withDeadlineCause",
-  "withSignal",
-]);
 /** @lifeline/node's notifyContext returns `[ctx, stop]`; stop must be called as well (Go's NotifyContext). */
 const NODE_MODULE = "@lifeline/node";
 const NODE_FUNCTIONS = new Set(["notifyContext"]);
