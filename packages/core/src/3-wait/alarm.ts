@@ -27,8 +27,6 @@ function setRef(timer: Timer, ref: boolean): void {
 // globals, and an alarm started while they are installed takes its own timer from them, as Clock alarms do.
 const platformSetTimeout = setTimeout;
 const platformClearTimeout = clearTimeout;
-/** SHARED is an alarm's timer while it waits in the heap. */
-const SHARED: unique symbol = Symbol();
 
 /**
  * Alarm calls `fire(arg, now)` once, when the clock reaches `due`: never early (delays beyond 2^31−1 ms are
@@ -54,10 +52,10 @@ export class Alarm<A> {
   readonly #arg: A;
   readonly #ref: boolean;
   #holds = 0;
-  /** The Clock's handle, SHARED while in the heap, undefined while stopped. */
-  #timer: Timer | typeof SHARED | undefined;
+  /** The Clock's handle; `heap` while it waits in the heap; undefined while stopped. */
+  #timer: Timer;
   #clock!: Clock; // set by start
-  /** #at is the alarm's index in the heap, while #timer is SHARED; #seq its start order, for equal dues. */
+  /** #at is the alarm's index in the heap, while it waits there; #seq its start order, for equal dues. */
   #at = 0;
   #seq = 0;
 
@@ -72,7 +70,7 @@ export class Alarm<A> {
   start(): void {
     if (this.#timer !== undefined) return;
     if ((this.#clock = clock) === platform && setTimeout === platformSetTimeout) {
-      this.#timer = SHARED;
+      this.#timer = heap;
       this.#seq = ++started;
       Alarm.#sift(this as Alarm<unknown>, heap.length);
       if (this.#ref || this.#holds > 0) keep(1);
@@ -84,7 +82,7 @@ export class Alarm<A> {
   hold(by: 1 | -1): void {
     this.#holds += by;
     if (this.#holds === (by > 0 ? 1 : 0) && !this.#ref && this.#timer !== undefined) {
-      if (this.#timer === SHARED) keep(by);
+      if (this.#timer === heap) keep(by);
       else setRef(this.#timer, by > 0);
     }
   }
@@ -94,7 +92,7 @@ export class Alarm<A> {
     const timer = this.#timer;
     if (timer === undefined) return;
     this.#timer = undefined;
-    if (timer !== SHARED) {
+    if (timer !== heap) {
       this.#clock.clearTimer(timer);
       return;
     }
@@ -105,7 +103,7 @@ export class Alarm<A> {
   }
 
   #arm(left: number): void {
-    const timer = this.#clock.setTimer(tick, Math.max(0, Math.min(left, MAX_DELAY)), this);
+    const timer = this.#clock.setTimer(tick, delay(left), this);
     if (!this.#ref && this.#holds === 0) setRef(timer, false);
     this.#timer = timer;
   }
@@ -154,6 +152,11 @@ function tick(alarm: Alarm<unknown>): void {
   alarm.tick();
 }
 
+/** delay is what to give setTimeout for a due `left` ms away: at most 2^31−1, then chained. */
+function delay(left: number): number {
+  return Math.max(0, Math.min(left, MAX_DELAY));
+}
+
 /** The started alarms on the platform clock: a binary min-heap on (due, start order). */
 const heap: Alarm<unknown>[] = [];
 /** How many alarms were ever started in the heap: the start order of the next. */
@@ -169,15 +172,11 @@ function keep(by: 1 | -1): void {
   if (kept === (by > 0 ? 1 : 0) && shared !== undefined) setRef(shared, by > 0);
 }
 
-/** arm (re-)arms the shared timer at the earliest due (chained beyond 2^31−1 ms). */
+/** arm (re-)arms the shared timer at the earliest due (chained beyond 2^31−1 ms); the heap is not empty. */
 function arm(): void {
   if (shared !== undefined) platformClearTimeout(shared as Parameters<typeof clearTimeout>[0]);
-  shared = undefined;
-  sharedAt = Infinity;
-  const first = heap[0];
-  if (first === undefined) return;
   const now = Date.now();
-  const ms = Math.max(0, Math.min(first.due - now, MAX_DELAY));
+  const ms = delay(heap[0]!.due - now);
   sharedAt = now + ms;
   shared = platformSetTimeout(run, ms);
   if (kept === 0) setRef(shared, false);
@@ -196,6 +195,7 @@ function run(): void {
   try {
     while (Alarm.ring(now, last));
   } finally {
-    arm();
+    sharedAt = Infinity;
+    if (heap.length > 0) arm();
   }
 }
