@@ -41,8 +41,10 @@ const platformClearTimeout = clearTimeout;
  * costs O(log n) and no platform call, a stopped alarm leaves the heap at once (so cancelled deadlines take no
  * memory), and the timer keeps the process alive exactly while some alarm in the heap is ref'd or held. What a
  * `fire` does runs in the async context (Node's AsyncLocalStorage) of whatever armed that shared timer, not
- * necessarily of the code that started the alarm. A `fire` that throws surfaces as an uncaught error of that
- * timer, as before; the other alarms due run on the next turn. Alarms on a Clock take a timer each from it.
+ * necessarily of the code that started the alarm; and the alarms due together fire in one run, so promise
+ * callbacks one `fire` sets off run after the others have fired, not between them. A `fire` that throws
+ * surfaces as an uncaught error of that timer, as before; the other alarms due run on the next turn. Alarms on
+ * a Clock take a timer each from it.
  * @internal
  */
 export class Alarm<A> {
