@@ -3,7 +3,9 @@ import { CancelToken } from "@esfx/canceltoken";
 import {
   background,
   Canceled,
+  DeadlineExceeded,
   withCancel,
+  withTimeout,
 } from "@lifeline/core";
 import { fmtNs, fmtRatio, GO, standalone, timeOps } from "./harness.mjs";
 
@@ -83,6 +85,80 @@ export async function benchCancel({ section, row, verdict, check }) {
   row({ bench: "a. withCancel+cancel", ours: fmtNs(tOurs), peer: "AbortSignal.any([parent.signal]) (cannot cancel; leaks)", peerValue: fmtNs(tAny), ratio: fmtRatio(tAny / tOurs), target: "", result: "", go: GO.withCancel });
   row({ bench: "a. withCancel+cancel", ours: fmtNs(tOurs), peer: "@esfx CancelToken.source([parent]) + cancel", peerValue: fmtNs(tEsfx), ratio: fmtRatio(tEsfx / tOurs), target: "", result: "", go: GO.withCancel });
   row({ bench: "a. withCancel + read ctx.signal + cancel", ours: fmtNs(tOursSignal), peer: "AbortController + parent listener", peerValue: fmtNs(tAc), ratio: fmtRatio(tAc / tOursSignal), target: "", result: "", go: "" });
+  await benchDeadlines({ row, check });
+}
+
+/**
+ * benchDeadlines: a deadline's own cost beside the platform timer it would otherwise be (every lifeline timer on
+ * the platform clock shares one setTimeout: packages/core/src/3-wait/alarm.ts). Cancelled early, one at a time
+ * and with 1,000 in flight (a server with 1,000 requests open, each with a 5 s timeout), and left to fire.
+ */
+async function benchDeadlines({ row, check }) {
+  const noop = () => {};
+  const bg = background();
+  const IN_FLIGHT = 1000;
+  const oursCancel = (n) => {
+    for (let i = 0; i < n; i++) withTimeout(bg, 5_000)[1]();
+  };
+  const platformCancel = (n) => {
+    for (let i = 0; i < n; i++) clearTimeout(setTimeout(noop, 5_000));
+  };
+  // A ring of IN_FLIGHT live deadlines: each op makes one and cancels the oldest.
+  const oursRing = withTimeoutRing();
+  const platformRing = (() => {
+    const ring = Array.from({ length: IN_FLIGHT }, () => setTimeout(noop, 5_000));
+    let at = 0;
+    return (n) => {
+      for (let i = 0; i < n; i++) {
+        clearTimeout(ring[at]);
+        ring[at] = setTimeout(noop, 5_000);
+        at = (at + 1) % IN_FLIGHT;
+      }
+    };
+  })();
+  function withTimeoutRing() {
+    const ring = Array.from({ length: IN_FLIGHT }, () => withTimeout(bg, 5_000)[1]);
+    let at = 0;
+    return (n) => {
+      for (let i = 0; i < n; i++) {
+        ring[at]();
+        ring[at] = withTimeout(bg, 5_000)[1];
+        at = (at + 1) % IN_FLIGHT;
+      }
+    };
+  }
+  // n deadlines of 1 ms made at once, all left to fire (the last made fires last).
+  const oursFire = async (n) => {
+    let last;
+    for (let i = 0; i < n; i++) last = withTimeout(bg, 1)[0];
+    await last.done().recv(bg);
+  };
+  const platformFire = (n) =>
+    new Promise((resolve) => {
+      let left = n;
+      const fired = () => {
+        if (--left === 0) resolve();
+      };
+      for (let i = 0; i < n; i++) setTimeout(fired, 1);
+    });
+  {
+    const [ctx] = withTimeout(bg, 1);
+    await ctx.done().recv(bg);
+    check(ctx.err() === DeadlineExceeded, "ours: a 1 ms deadline fired");
+  }
+  const [tCancel, tPCancel, tRing, tPRing, tFire, tPFire] = await timeOps([
+    { fn: oursCancel },
+    { fn: platformCancel },
+    { fn: oursRing },
+    { fn: platformRing },
+    { fn: oursFire, maxN: 200_000 },
+    { fn: platformFire, maxN: 200_000 },
+  ]);
+  platformRing(IN_FLIGHT); // clears nothing it armed: left to fire harmlessly 5 s from now
+  const r = (bench, ours, peer, peerValue) => row({ bench, ours: fmtNs(ours), peer, peerValue: fmtNs(peerValue), ratio: fmtRatio(peerValue / ours), target: "", result: "", go: "" });
+  r("a. withTimeout(bg, 5 s) + cancel", tCancel, "setTimeout(f, 5 s) + clearTimeout", tPCancel);
+  r(`a. withTimeout(bg, 5 s) + cancel, ${IN_FLIGHT.toLocaleString("en")} in flight`, tRing, `setTimeout + clearTimeout, ${IN_FLIGHT.toLocaleString("en")} in flight`, tPRing);
+  r("a. withTimeout(bg, 1 ms), left to fire (n at once)", tFire, "setTimeout(f, 1 ms), fired (n at once)", tPFire);
 }
 
 await standalone(import.meta.url, benchCancel);

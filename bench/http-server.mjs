@@ -11,7 +11,8 @@
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
 //     on { cmd: "stats" } answers the lifeline counters (ours only).
 //
-// Each pair answers the same 3 bytes; ours reads its ctx, as a handler would.
+// Each pair answers the same 3 bytes; ours reads its ctx, as a handler would. BENCH_HTTP_TIMEOUT_MS=5000 in the
+// environment gives ours a server timeout (each request ctx a deadline, cancelled when the response is sent).
 import http from "node:http";
 
 const [framework, variant] = process.argv.slice(2);
@@ -19,7 +20,8 @@ const ours = variant === "ours" || variant === "door" || variant === "fetch";
 const BODY = "ok\n";
 const HEADERS = { "content-type": "text/plain" };
 const { HttpContexts } = await import("@lifeline/http");
-const contexts = new HttpContexts();
+const timeoutMs = Number(process.env.BENCH_HTTP_TIMEOUT_MS ?? Infinity);
+const contexts = new HttpContexts({ timeoutMs });
 
 async function make() {
   switch (framework) {

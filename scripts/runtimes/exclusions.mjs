@@ -17,6 +17,11 @@ export const exclusions = {
       test: "WorkerPool.shutdown > leaves no grace timer behind when called after the pool has ended",
       reason: "counts pending timers with process.getActiveResourcesInfo(), which Deno 2.7's process lacks",
     },
+    {
+      file: "shared-timer.test.js",
+      test: "timers on the platform clock share one platform timer > arm at most one platform timer for a thousand deadlines and a hundred sleeps",
+      reason: "counts pending timers with process.getActiveResourcesInfo(), which Deno 2.7's process lacks",
+    },
   ],
   bun: [],
   chromium: [
@@ -70,6 +75,26 @@ export const exclusions = {
       file: "task.test.js",
       test: "which failures are a task's own stop (issue 9) > is reported even when the tracker throws as the task ends",
       reason: "runs a child process (node:child_process) and reads its stderr",
+    },
+    {
+      file: "shared-timer.test.js",
+      test: "timers on the platform clock share one platform timer > arm at most one platform timer for a thousand deadlines and a hundred sleeps",
+      reason: "counts pending timers with process.getActiveResourcesInfo(); a page cannot list its timers",
+    },
+    {
+      file: "shared-timer.test.js",
+      test: /^the shared timer keeps the process alive exactly while /,
+      reason: "checks whether child processes exit (node:child_process); a page never exits",
+    },
+    {
+      file: "shared-timer.test.js",
+      test: "a timer whose fire throws > surfaces as an uncaught error of the platform's timer, and the others due with it still fire",
+      reason: "runs a child process (node:child_process) and reads its output",
+    },
+    {
+      file: "shared-timer.test.js",
+      test: "cancelled deadlines > leave nothing behind: 200,000 withTimeout(5 s) + cancel under a live hour's deadline retain no memory",
+      reason: "runs a child process (node:child_process) to force a garbage collection and read its heap size",
     },
     {
       file: "task.test.js",

@@ -1,6 +1,7 @@
 // The platform's fake timers drive lifeline's clock too: with no virtual clock installed, lifeline reads the time
-// with Date.now() and arms its timers with setTimeout at each call, so node:test's mock.timers (Date and
-// setTimeout faked) moves deadlines, sleep, after and ticker along with everything else it fakes.
+// with Date.now() at each call, and a timer started while setTimeout is replaced takes its own from the
+// replacement (the others share one real setTimeout), so node:test's mock.timers (Date and setTimeout faked)
+// moves deadlines, sleep, after and ticker along with everything else it fakes.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { background, DeadlineExceeded, remaining, sleep, ticker, withCancel, withTimeout } from "@lifeline/core";
@@ -48,6 +49,24 @@ describe("node:test mock.timers", () => {
       cancel();
       t.mock.timers.reset();
     }
+  });
+
+  it("leaves deadlines armed before it on the real timer, and those armed after its reset too", async (t) => {
+    const [real, cancelReal] = withTimeout(background(), 30);
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const [fake, cancelFake] = withTimeout(background(), 30);
+    await real.done().recv(background()); // the real timer, while setTimeout is faked
+    assert.equal(real.err(), DeadlineExceeded);
+    assert.equal(fake.err(), undefined);
+    t.mock.timers.tick(30);
+    assert.equal(fake.err(), DeadlineExceeded);
+    t.mock.timers.reset();
+    const [later, cancelLater] = withTimeout(background(), 20);
+    await later.done().recv(background());
+    assert.equal(later.err(), DeadlineExceeded);
+    cancelReal();
+    cancelFake();
+    cancelLater();
   });
 });
 

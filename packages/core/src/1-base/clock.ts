@@ -26,8 +26,8 @@ export interface Clock {
   outside?(delta: 1 | -1): void;
 }
 
-/** The platform's clock: `Date.now`, `setTimeout`, `clearTimeout`. */
-const platform: Clock = {
+/** @internal The platform's clock: `Date.now`, `setTimeout`, `clearTimeout`. */
+export const platform: Clock = {
   now: () => Date.now(), // read at each call: fake timers that replace Date (node:test mock.timers, Vitest) drive it
   setTimer: (fire, ms, arg) => setTimeout(fire, ms, arg),
   clearTimer: (timer) => clearTimeout(timer as Parameters<typeof clearTimeout>[0]),

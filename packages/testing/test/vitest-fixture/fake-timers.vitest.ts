@@ -1,4 +1,5 @@
-// Vitest's fake timers drive lifeline's clock (lifeline reads Date.now() and calls setTimeout at each use), and
+// Vitest's fake timers drive lifeline's clock (lifeline reads Date.now() at each use, and a timer started while
+// setTimeout is faked takes its own from the fake), and
 // @lifeline/testing's own virtual clock works under Vitest too. Every test here passes.
 import { afterEach, expect, test, vi } from "vitest";
 import { background, Channel, DeadlineExceeded, go, remaining, sleep, withCancel, withTimeout } from "@lifeline/core";
