@@ -7,8 +7,9 @@
 // channels it waits on) and Deno 2.0–2.7 need their own timer unref: together ~150 B. The gate was then 6,400 B (6.25
 // KB). Issue 12 then made every deadline, sleep, after and ticker on the platform clock share one platform timer (a
 // binary min-heap in 3-wait/alarm.ts, beside the timer per alarm that a virtual clock still uses): +440 B, for a
-// deadline 2× cheaper to make and cancel and ~0.3 µs less per job in @lifeline/jobs (the commit gives the figures).
-// The gate is now 6,840 B, still a regression budget; bench/run.mjs prints the size beside it. Tasks, WaitGroup,
+// deadline 2× cheaper to make and cancel and ~0.3 µs less per job in @lifeline/jobs (the commit gives the figures),
+// and +60 B so that the shared timer's runs do not carry one caller's async context into other alarms.
+// The gate is now 6,900 B, still a regression budget; bench/run.mjs prints the size beside it. Tasks, WaitGroup,
 // ErrGroup, Semaphore and the worker pool (issue 3) came after and are bundled only when imported; the whole
 // entry has its own regression budget (10 KB) and its size is reported beside the target, not hidden.
 import { gzipSync } from "node:zlib";
@@ -22,7 +23,7 @@ export const ISSUE2_API = [
   "DeadlineExceeded", "CanceledError", "DeadlineExceededError", "isCanceled", "isDeadlineExceeded", "Channel",
   "select", "trySelect", "recv", "send", "sleep", "after", "ticker",
 ];
-export const ISSUE2_LIMIT = 6840;
+export const ISSUE2_LIMIT = 6900;
 export const WHOLE_LIMIT = 10240;
 
 async function size(contents) {

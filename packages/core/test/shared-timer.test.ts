@@ -4,6 +4,7 @@
 import { after, describe, it } from "node:test";
 import { assertNoLeaks, withVirtualClock } from "@lifeline/testing";
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import {
   background,
   Canceled,
@@ -165,6 +166,22 @@ describe("timers on the platform clock share one platform timer", () => {
     cancelFar1();
     cancelFar2();
     cancelNear();
+  });
+
+  it("never run one deadline's callbacks in the async context (AsyncLocalStorage) of another's code", async () => {
+    // The shared timer is armed by whichever deadline is earliest: its run must not carry that code's store
+    // (one request's trace id, say) into the abort listeners of deadlines other code made.
+    const als = new AsyncLocalStorage<string>();
+    const seen: (string | undefined)[] = [];
+    const listen = (ctx: Context): void => ctx.signal.addEventListener("abort", () => seen.push(als.getStore()));
+    const [a, cancelA] = als.run("request A", () => withTimeout(background(), 5));
+    const [b, cancelB] = als.run("request B", () => withTimeout(background(), 10));
+    listen(b);
+    await ended(b);
+    cancelA();
+    cancelB();
+    assert.equal(a.err(), DeadlineExceeded);
+    assert.deepEqual(seen, [undefined]);
   });
 
   it("leave a deadline armed on a virtual clock to that clock, and platform ones to the platform's", async () => {

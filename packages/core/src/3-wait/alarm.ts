@@ -40,8 +40,8 @@ const platformClearTimeout = clearTimeout;
  * armed at the earliest due and re-armed only when an earlier one arrives: starting and stopping an alarm
  * costs O(log n) and no platform call, a stopped alarm leaves the heap at once (so cancelled deadlines take no
  * memory), and the timer keeps the process alive exactly while some alarm in the heap is ref'd or held. What a
- * `fire` does runs in the async context (Node's AsyncLocalStorage) of whatever armed that shared timer, not
- * necessarily of the code that started the alarm; and the alarms due together fire in one run, so promise
+ * `fire` does runs in the async context (Node's AsyncLocalStorage) lifeline was loaded in, not in that of the
+ * code that started the alarm (nor of another alarm's); and the alarms due together fire in one run, so promise
  * callbacks one `fire` sets off run after the others have fired, not between them. A `fire` that throws
  * surfaces as an uncaught error of that timer, as before; the other alarms due run on the next turn. Alarms on
  * a Clock take a timer each from it.
@@ -174,13 +174,22 @@ function keep(by: 1 | -1): void {
   if (kept === (by > 0 ? 1 : 0) && shared !== undefined) setRef(shared, by > 0);
 }
 
+// Node and Bun run a timer's callback in the async context (AsyncLocalStorage) of the code that armed it, and
+// the shared timer is armed by whichever alarm is earliest: its runs would carry that code's store (one
+// request's trace id) into every alarm they fire, other requests' deadlines included. They run in the context
+// lifeline was loaded in instead. Feature-detected, not imported: runtimes without node:async_hooks have no
+// async context to carry.
+type Hooks = { AsyncResource?: { bind<F extends () => void>(fn: F): F } };
+const hooks = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:async_hooks");
+const runOnTimer: () => void = (hooks as Hooks | undefined)?.AsyncResource?.bind(run) ?? run;
+
 /** arm (re-)arms the shared timer at the earliest due (chained beyond 2^31−1 ms); the heap is not empty. */
 function arm(): void {
   if (shared !== undefined) platformClearTimeout(shared as Parameters<typeof clearTimeout>[0]);
   const now = Date.now();
   const ms = delay(heap[0]!.due - now);
   sharedAt = now + ms;
-  shared = platformSetTimeout(run, ms);
+  shared = platformSetTimeout(runOnTimer, ms);
   if (kept === 0) setRef(shared, false);
 }
 
