@@ -11,11 +11,11 @@ import {
   type RecvResult,
 } from "../2-context/context.js";
 import { describe } from "../1-base/describe.js";
-import { attach, type ListenerHost, type Listener, type Source } from "../3-wait/listeners.js";
+import { ListenerHost, timeEnd, type Listener, type Source } from "../3-wait/listeners.js";
 import { setTaskOf } from "../3-wait/parked.js";
 import { report } from "../1-base/report.js";
 import { tracker, type TrackKind } from "../1-base/track.js";
-import { exactNow, lazyStamp, readStamp, Stamp } from "./stamp.js";
+import { exactNow, lazyStamp, readStamp, Stamp } from "../1-base/stamp.js";
 
 /**
  * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
@@ -232,16 +232,18 @@ export class Task<T> extends Promise<T> implements Listener {
   #since: Stamp;
   #observed = false;
   #ctxEndedAt: number | undefined = undefined;
-  #source: Source | undefined = undefined;
+  // What times the end of the task's context (see timeEnd): its cancel node, or a foreign context's Hub.
+  #ends: ListenerHost | Source | undefined;
   #resolve: (value: T) => void;
   #reject: (error: unknown) => void;
   #nextDue: Task<unknown> | null = null;
+  // A task is attached as a Listener only to a foreign context's Hub, which keeps its listeners in a Set.
   /** @internal */
-  prevSibling: Listener | null = null;
+  declare prevSibling: Listener | null;
   /** @internal */
-  nextSibling: Listener | null = null;
+  declare nextSibling: Listener | null;
   /** @internal */
-  attachedTo: ListenerHost | null = null;
+  declare attachedTo: ListenerHost | null;
   /** @internal */
   prevLive: Task<unknown> | null = null;
   /** @internal */
@@ -260,14 +262,15 @@ export class Task<T> extends Promise<T> implements Listener {
     this.parent = parent;
     this.ctx = new TaskCtx(parent, this as Task<unknown>);
     this.stack = stack;
-    // Hear when the task's context ends, to measure how long the task takes to stop (time-to-stop).
+    // Know exactly when the task's context ends, to measure how long the task takes to stop (time-to-stop).
     if (parent.err() !== undefined) {
       const now = exactNow();
       this.#created = this.#since = new Stamp(now);
       this.#ctxEndedAt = now;
+      this.#ends = undefined;
     } else {
       this.#created = this.#since = lazyStamp();
-      this.#source = attach(parent, this);
+      this.#ends = timeEnd(parent, exactNow, this);
     }
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
@@ -331,12 +334,15 @@ export class Task<T> extends Promise<T> implements Listener {
    * ctxEndedAt` is how long it has been ignoring it.
    */
   get ctxEndedAt(): number | undefined {
-    return this.#ctxEndedAt;
+    const ends = this.#ends;
+    if (!(ends instanceof ListenerHost)) return this.#ctxEndedAt;
+    const at = ends.endedAt;
+    return typeof at === "number" ? at : undefined;
   }
 
-  /** @internal */
+  /** @internal a foreign context's Hub tells the task its context ended. */
   ended(): void {
-    this.#source = undefined;
+    this.#ends = undefined;
     this.#ctxEndedAt = exactNow();
   }
 
@@ -449,8 +455,11 @@ export class Task<T> extends Promise<T> implements Listener {
 
   /** #settled records that fn returned: the task is done and leaves the registry. */
   #settled(): void {
-    this.#source?.detach(this);
-    this.#source = undefined;
+    // From now on ctxEndedAt is what it is now: a context that ends after the task is not the task's concern.
+    const ends = this.#ends;
+    if (ends instanceof ListenerHost) this.#ctxEndedAt = this.ctxEndedAt;
+    else ends?.detach(this);
+    this.#ends = undefined;
     this.#state = "done";
     this.#wait = this.#more = null;
     this.#what = "";

@@ -1,6 +1,6 @@
-import { monoNow, setRef } from "../1-base/clock.js";
+import { monoNow, setRef } from "./clock.js";
 
-// Layer: tasks. The task registry's time stamps (Task.createdAt, since): approximate, as Go's g.waitsince is (Go
+// The task registry's time stamps (Task.createdAt, since): approximate, as Go's g.waitsince is (Go
 // stamps a blocked goroutine lazily, at GC). A state change reads no clock (a read costs ~45 ns, as much as the
 // rest of a parked recv's bookkeeping): it takes the pending Stamp, which every change until the next sampler
 // tick shares, and makes sure the sampler is armed. The sampler is one platform timer, unref'd, armed only while
