@@ -64,8 +64,10 @@ export function now(): number {
 
 // performance.now() is monotonic with sub-millisecond resolution on every runtime core supports (Node, Deno, Bun,
 // browsers); Date.now() is neither (it jumps with the wall clock and has whole-millisecond steps).
-// Read once (a getter call); pure, so a bundle that never reads monoNow drops it.
-const origin = /* @__PURE__ */ (() => performance.timeOrigin)();
+// Read once (a getter call); pure, so a bundle that never reads monoNow drops it. `performance` itself is read
+// once too: on Node 20 the global is a lazy getter, ~6 ns a read.
+const perf = /* @__PURE__ */ (() => performance)();
+const origin = /* @__PURE__ */ (() => perf.timeOrigin)();
 
 /**
  * monoNow returns the current time as epoch milliseconds on the monotonic clock: `performance.timeOrigin +
@@ -75,7 +77,7 @@ const origin = /* @__PURE__ */ (() => performance.timeOrigin)();
  * @internal
  */
 export function monoNow(): number {
-  return origin + performance.now();
+  return origin + perf.now();
 }
 
 /** @internal Timer is a platform timer (Node and Bun: an object with ref/unref; browsers and Deno: a number) or a Clock's handle. */

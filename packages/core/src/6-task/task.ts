@@ -221,12 +221,13 @@ export class Task<T> extends Promise<T> implements Listener {
   readonly stack: string | undefined;
   #name: string | undefined;
   #fn: (ctx: Context) => T | PromiseLike<T>;
-  #state: TaskState = "running";
-  // The waits in progress, oldest first, by identity: a task may park on several at once (Promise.all of two
-  // recvs). The oldest is in #wait/#what (no allocation for the common single wait), the others in #more as
-  // [wait, what] pairs laid flat.
-  #wait: object | null = null;
-  #what = "";
+  // Done for good; else blocked while a wait is recorded (#what), running otherwise.
+  #done = false;
+  // The waits in progress, oldest first: a task may park on several at once (Promise.all of two recvs). #what
+  // describes the oldest, undefined when none; the others are in #more as [wait, what] pairs laid flat. The
+  // oldest wait's identity is not kept (it is the one pending wait not in #more): a task lives long, its waits
+  // do not, and storing a new object in an old one costs the garbage collector's write barrier on every park.
+  #what: string | undefined = undefined;
   #more: (object | string)[] | null = null;
   #created: Stamp;
   #since: Stamp;
@@ -287,7 +288,7 @@ export class Task<T> extends Promise<T> implements Listener {
 
   /** state is `running`, `blocked` (waiting on a channel, select, sleep, semaphore or WaitGroup) or `done`. */
   get state(): TaskState {
-    return this.#state;
+    return this.#done ? "done" : this.#what !== undefined ? "blocked" : "running";
   }
 
   /**
@@ -296,9 +297,8 @@ export class Task<T> extends Promise<T> implements Listener {
    * when it is not blocked.
    */
   get blockedOn(): string | undefined {
-    if (this.#wait === null) return undefined;
     const more = this.#more;
-    if (more === null || more.length === 0) return this.#what;
+    if (this.#what === undefined || more === null || more.length === 0) return this.#what;
     let all = this.#what;
     for (let i = 1; i < more.length; i += 2) all += `, ${more[i] as string}`;
     return all;
@@ -351,39 +351,34 @@ export class Task<T> extends Promise<T> implements Listener {
    * recording nothing, once the task is done (a late wait on a finished task's context is not the task's).
    */
   block(wait: object, what: string): boolean {
-    if (this.#state === "done") return false;
-    if (this.#wait === null) {
-      this.#wait = wait;
+    if (this.#done) return false;
+    if (this.#what === undefined) {
       this.#what = what;
+      this.#since = lazyStamp();
     } else {
       (this.#more ??= []).push(wait, what);
-    }
-    if (this.#state !== "blocked") {
-      this.#state = "blocked";
-      this.#since = lazyStamp();
     }
     return true;
   }
 
-  /** @internal unblock records that `wait` is over; the task runs again when no other wait is pending. */
+  /**
+   * @internal unblock records that `wait` (one that block recorded) is over; the task runs again when no other
+   * wait is pending.
+   */
   unblock(wait: object): void {
+    if (this.#done) return;
     const more = this.#more;
-    if (this.#wait === wait) {
-      // The oldest is over: the next oldest, if any, takes its place.
-      if (more === null || more.length === 0) {
-        this.#wait = null;
-        this.#what = "";
+    if (more !== null && more.length > 0) {
+      const i = more.indexOf(wait);
+      if (i >= 0) {
+        more.splice(i, 2);
       } else {
-        this.#wait = more.shift() as object;
+        // Not among the others: the oldest is over, and the next oldest takes its place.
+        more.shift();
         this.#what = more.shift() as string;
       }
     } else {
-      const i = more === null ? -1 : more.indexOf(wait);
-      if (i < 0) return;
-      more!.splice(i, 2);
-    }
-    if (this.#wait === null && this.#state === "blocked") {
-      this.#state = "running";
+      this.#what = undefined;
       this.#since = lazyStamp();
     }
   }
@@ -460,9 +455,9 @@ export class Task<T> extends Promise<T> implements Listener {
     if (ends instanceof ListenerHost) this.#ctxEndedAt = this.ctxEndedAt;
     else ends?.detach(this);
     this.#ends = undefined;
-    this.#state = "done";
-    this.#wait = this.#more = null;
-    this.#what = "";
+    this.#done = true;
+    this.#what = undefined;
+    this.#more = null;
     // Exact when it measures a stop (time-to-stop is since − ctxEndedAt); else as lazy as any other change.
     this.#since = this.#ctxEndedAt === undefined ? lazyStamp() : new Stamp(exactNow());
     unregister(this as Task<unknown>);
