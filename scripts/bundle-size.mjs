@@ -11,7 +11,9 @@
 // and +60 B so that the shared timer's runs do not carry one caller's async context into other alarms.
 // The gate is now 6,900 B, still a regression budget; bench/run.mjs prints the size beside it. Tasks, WaitGroup,
 // ErrGroup, Semaphore and the worker pool (issue 3) came after and are bundled only when imported; the whole
-// entry has its own regression budget (10 KB) and its size is reported beside the target, not hidden.
+// entry has its own regression budget and its size is reported beside the target, not hidden: 10 KB until issue 13
+// made tasks cheap (lazy approximate task stamps with their sampler, Task a Promise, a start queue: +490 B for
+// `await go` 2.6× and a parked recv under a task 1.4× faster) and the shared timer came in (+500 B): 10.5 KB now.
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 
@@ -24,7 +26,7 @@ export const ISSUE2_API = [
   "select", "trySelect", "recv", "send", "sleep", "after", "ticker",
 ];
 export const ISSUE2_LIMIT = 6900;
-export const WHOLE_LIMIT = 10240;
+export const WHOLE_LIMIT = 10752;
 
 async function size(contents) {
   const esbuild = await import("esbuild");

@@ -450,6 +450,146 @@ describe("a task that ignores cancellation", () => {
   }
 });
 
+// ---- time stamps -----------------------------------------------------------------------------------------------
+
+describe("a task's time stamps (createdAt, since: approximate, as Go's wait time; ctxEndedAt and a stop: exact)", () => {
+  it("stamps since no earlier than the change and no later than its first read, then never changes it", async (t) => {
+    const [ctx] = cancellable(t);
+    const ch = new Channel<number>();
+    const started = deferred();
+    const before = monoNow();
+    const task = go(ctx, async (c) => {
+      started.resolve();
+      return ch.recv(c);
+    });
+    await started.promise;
+    assert.equal(task.state, "blocked");
+    const since = task.since;
+    const read = monoNow();
+    assert.ok(since >= before && since <= read, `since ${since} not within [${before}, ${read}]`);
+    assert.ok(task.createdAt >= before && task.createdAt <= since, "createdAt is no later than since");
+    assert.equal(task.since, since, "a stamp, once read, stays");
+    assert.equal(ch.trySend(1), true);
+    await task;
+    assert.ok(task.since >= since, "done no earlier than blocked");
+  });
+
+  it("gives changes made between two stamps one time, and a change after a stamp was read a later one", async (t) => {
+    const [ctx] = cancellable(t);
+    const ch = new Channel<number>();
+    const a = go(ctx, (c) => ch.recv(c));
+    const b = go(ctx, (c) => ch.recv(c));
+    await ticks(1);
+    assert.equal(a.state, "blocked");
+    assert.equal(b.state, "blocked");
+    // Read b's first: a's change came first, and still shares b's stamp (no clock is read per change).
+    assert.equal(a.since, b.since);
+    assert.equal(ch.trySend(1), true); // a runs again, then is done: changes after the read
+    await a;
+    // Move the monotonic clock 10 ms on (coarse clocks, as a browser's, could read the same time twice).
+    const realNow = performance.now;
+    performance.now = () => realNow.call(performance) + 10;
+    try {
+      assert.ok(a.since >= b.since + 10, `${a.since} is not a later stamp than ${b.since}`);
+    } finally {
+      performance.now = realNow;
+    }
+    assert.equal(ch.trySend(2), true);
+    await b;
+  });
+
+  it("measures a stop exactly: since - ctxEndedAt is the time from the context's end to the task's settling", async (t) => {
+    const [parent, cancel] = cancellable(t);
+    const release = deferred();
+    const task = go(parent, () => release.promise); // ignores its ctx until released
+    await ticks(1);
+    const beforeEnd = monoNow();
+    cancel();
+    const afterEnd = monoNow();
+    const endedAt = task.ctxEndedAt!;
+    assert.ok(endedAt >= beforeEnd && endedAt <= afterEnd, "ctxEndedAt is read when the context ends");
+    assert.ok(task.createdAt <= endedAt, "a change made before the end is never stamped after it");
+    release.resolve();
+    const beforeStop = monoNow();
+    await task;
+    const afterStop = monoNow();
+    assert.ok(task.since >= beforeStop && task.since <= afterStop, "a stop is read when the task settles");
+    assert.equal(task.ctxEndedAt, endedAt);
+  });
+
+  it("keeps ctxEndedAt undefined on a task that settled before its context ended", async (t) => {
+    const [parent, cancel] = cancellable(t);
+    const task = go(parent, () => 1);
+    await task;
+    cancel();
+    assert.equal(task.ctxEndedAt, undefined);
+  });
+
+  it("stamps a task started under an ended context when it starts: createdAt = since = ctxEndedAt", async () => {
+    const [parent, cancel] = withCancel(background());
+    cancel();
+    const before = monoNow();
+    const task = go(parent, () => 1);
+    const after = monoNow();
+    assert.ok(task.ctxEndedAt! >= before && task.ctxEndedAt! <= after);
+    assert.equal(task.createdAt, task.ctxEndedAt);
+    assert.equal(task.since, task.ctxEndedAt);
+    await task;
+  });
+
+  it("stamps changes on the sampler's tick, arms it once (1 s, unref'd), re-arms a sampler whose timer was lost", async () => {
+    // A fresh process, so no sampler is armed yet: its timers are a hand-made fake (read at each arm, as the
+    // platform clock's are), and performance.now can be moved forward (the monotonic clock is read through it).
+    const r = await runScript(
+      [
+        "const timers = [];",
+        "globalThis.setTimeout = (fire, ms) => { const t = { fire, ms, unrefs: 0, unref() { t.unrefs++; return t; }, ref() { return t; } }; timers.push(t); return t; };",
+        "const realNow = performance.now.bind(performance); let skew = 0; performance.now = () => realNow() + skew;",
+        "const mono = () => performance.timeOrigin + performance.now();",
+        "const ch = new Channel(0);",
+        "const before = mono();",
+        "const a = go(background(), (c) => ch.recv(c));",
+        "const a2 = go(background(), (c) => ch.recv(c));",
+        "await null;",
+        "const out = { blocked: a.state, armed: timers.length, ms: timers[0]?.ms, unrefs: timers[0]?.unrefs };",
+        "const t0 = mono(); timers.shift().fire(); const t1 = mono();", // the sampler ticks
+        "skew = 10;", // the clock moves on (a coarse one could read the same time twice)
+        "const b = go(background(), (c) => ch.recv(c));",
+        "await null;",
+        "out.rearmed = timers.length;",
+        "const bSince = b.since; const aSince = a.since;",
+        "Object.assign(out, { aAfterT0: aSince >= t0, aBeforeT1: aSince <= t1, aAfterBefore: aSince >= before, aBeforeB: aSince < bSince, again: a.since === aSince });",
+        // The sampler's timer is lost (never fired) and 5 s pass: a read stamps with its own time and arms another.
+        "const c = go(background(), (x) => ch.recv(x));",
+        "await null;",
+        "timers.length = 0;",
+        "skew = 5010;",
+        "const cSince = c.since;",
+        "Object.assign(out, { lateRead: cSince >= mono() - 1000, healed: timers.length, healedMs: timers[0]?.ms });",
+        "ch.close(); await Promise.all([a, a2, b, c]);",
+        "console.log(JSON.stringify(out));",
+      ],
+      { as: "{ background, Channel, go }" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      blocked: "blocked",
+      armed: 1, // one sampler for every change until it ticks
+      ms: 1000,
+      unrefs: 1, // it never keeps the process alive
+      rearmed: 1, // the tick disarmed it; b's change armed it again
+      aAfterT0: true, // a was stamped by the tick, not by the read after it
+      aBeforeT1: true,
+      aAfterBefore: true,
+      aBeforeB: true,
+      again: true,
+      lateRead: true, // with no tick, the read's own time
+      healed: 1,
+      healedMs: 1000,
+    });
+  });
+});
+
 // ---- failures --------------------------------------------------------------------------------------------------
 
 describe("a failing task nobody awaits", () => {

@@ -8,7 +8,12 @@ export interface TaskDumpEntry {
   state: "running" | "blocked" | "done";
   /** blockedOn: `chan recv`, `select (3 cases)`, `sleep 200ms`, `semaphore acquire 1`, `WaitGroup.wait`. */
   blockedOn: string | null;
-  /** forMs: time in the current state, in milliseconds on the monotonic clock (with a fractional part). */
+  /**
+   * forMs: time in the current state, in milliseconds on the monotonic clock (with a fractional part), from
+   * Task.since: approximate, as the wait time in Go's goroutine dump is. Core stamps a change without reading a
+   * clock, within ~1 s (its sampler's period; later only while the event loop holds timers up), or when `since`
+   * is first read: so forMs may be short by up to ~1 s, never long.
+   */
   forMs: number;
   /** context: the chain the task runs under, as String(ctx). */
   context: string;

@@ -70,7 +70,12 @@ export interface TaskLeak {
   readonly state: TaskState;
   /** blockedOn says what a blocked task waits on: `chan recv`, `select (3 cases)`, `sleep 200ms`… */
   readonly blockedOn: string | undefined;
-  /** stateMs is how long the task has been in its state (ms, monotonic clock, with a fractional part). */
+  /**
+   * stateMs is how long the task has been in its state (ms, with a fractional part): from Task.since, which is
+   * approximate (a change is stamped by core's sampler within ~1 s, or when first read: so this may be short by up
+   * to ~1 s), and, for a blocked task, at least the age of its oldest pending wait, which the leak checker saw
+   * begin exactly.
+   */
   readonly stateMs: number;
   /** ctxEndedAt is when the task's context ended (Task.ctxEndedAt: epoch ms on the monotonic clock), undefined while it is live. */
   readonly ctxEndedAt: number | undefined;
@@ -265,6 +270,9 @@ function leaksOf(entries: readonly Entry[], s: Settings): Leak[] {
     const t = owner.task!;
     (owner as { task: TaskLeak }).task = {
       ...t,
+      // Task.since is approximate (stamped by core's sampler, up to ~1 s late: see its TSDoc); the tracker saw
+      // the oldest pending wait begin, exactly. Both are lower bounds of the time blocked: the larger is nearer.
+      stateMs: t.parked.length === 0 && t.state === "blocked" ? Math.max(t.stateMs, w.ageMs) : t.stateMs,
       parkedAt: t.parkedAt ?? w.stack,
       parked: [...t.parked, { what: w.what, stack: w.stack }],
     };

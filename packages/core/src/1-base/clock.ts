@@ -64,8 +64,10 @@ export function now(): number {
 
 // performance.now() is monotonic with sub-millisecond resolution on every runtime core supports (Node, Deno, Bun,
 // browsers); Date.now() is neither (it jumps with the wall clock and has whole-millisecond steps).
-// Read once (a getter call); pure, so a bundle that never reads monoNow drops it.
-const origin = /* @__PURE__ */ (() => performance.timeOrigin)();
+// Read once (a getter call); pure, so a bundle that never reads monoNow drops it. `performance` itself is read
+// once too: on Node 20 the global is a lazy getter, ~6 ns a read.
+const perf = /* @__PURE__ */ (() => performance)();
+const origin = /* @__PURE__ */ (() => perf.timeOrigin)();
 
 /**
  * monoNow returns the current time as epoch milliseconds on the monotonic clock: `performance.timeOrigin +
@@ -75,5 +77,24 @@ const origin = /* @__PURE__ */ (() => performance.timeOrigin)();
  * @internal
  */
 export function monoNow(): number {
-  return origin + performance.now();
+  return origin + perf.now();
+}
+
+/** @internal Timer is a platform timer (Node and Bun: an object with ref/unref; browsers and Deno: a number) or a Clock's handle. */
+export type Timer = unknown;
+
+// Deno 2.0–2.7 return a number from setTimeout, which Deno.refTimer/unrefTimer take (2.8+ return a Timeout).
+const deno = (globalThis as { Deno?: { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void } }).Deno;
+
+/** @internal setRef makes `timer` keep the process alive (ref) or not, on every runtime; a no-op where timers never do. */
+export function setRef(timer: Timer, ref: boolean): void {
+  if (typeof timer === "number") {
+    // Browsers return a number and never keep anything alive; Deno before 2.8 returns one too. (A Clock's handle
+    // is never a number: the virtual clock's is an object.)
+    if (ref) deno?.refTimer?.(timer);
+    else deno?.unrefTimer?.(timer);
+    return;
+  }
+  // Node, Bun and recent Deno timers have ref()/unref(); a Clock's handle may have neither.
+  (timer as { ref?: () => void; unref?: () => void })[ref ? "ref" : "unref"]?.();
 }

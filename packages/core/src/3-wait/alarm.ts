@@ -1,25 +1,7 @@
-import { clock, platform, type Clock } from "../1-base/clock.js";
+import { clock, platform, setRef, type Clock, type Timer } from "../1-base/clock.js";
 
 /** setTimeout's largest delay; a longer one fires after 1 ms (TimeoutOverflowWarning), so we chain timers. */
 const MAX_DELAY = 2 ** 31 - 1;
-
-/** A platform timer (Node and Bun: an object with ref/unref; browsers and Deno: a number) or a Clock's handle. */
-type Timer = unknown;
-
-// Deno 2.0–2.7 return a number from setTimeout, which Deno.refTimer/unrefTimer take (2.8+ return a Timeout).
-const deno = (globalThis as { Deno?: { refTimer?: (id: number) => void; unrefTimer?: (id: number) => void } }).Deno;
-
-function setRef(timer: Timer, ref: boolean): void {
-  if (typeof timer === "number") {
-    // Browsers return a number and never keep anything alive; Deno before 2.8 returns one too. (A Clock's handle
-    // is never a number: the virtual clock's is an object.)
-    if (ref) deno?.refTimer?.(timer);
-    else deno?.unrefTimer?.(timer);
-    return;
-  }
-  // Node, Bun and recent Deno timers have ref()/unref(); a Clock's handle may have neither.
-  (timer as { ref?: () => void; unref?: () => void })[ref ? "ref" : "unref"]?.();
-}
 
 // The alarms on the platform clock share one platform timer (a timer per deadline cost 0.6–1.8 µs a job in
 // @lifeline/jobs: setTimeout, clearTimeout, the Timeout object and its GC; issue 12). The platform's functions

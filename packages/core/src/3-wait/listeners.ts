@@ -71,6 +71,11 @@ export abstract class ListenerHost extends Ctx implements Source {
   /** @internal link appends `l` to this node's listeners; the node must be live. */
   abstract link(l: Listener): void;
   abstract detach(l: Listener): void;
+  /**
+   * @internal endedAt is undefined, or a clock (a function) that this node reads when it ends, keeping the time
+   * here: what a task's time-to-stop is measured from (see timeEnd). Only a node asked pays for the read.
+   */
+  abstract endedAt: number | (() => number) | undefined;
 }
 
 /** @internal Held is a deadline timer kept alive while something waits on it (an Alarm). */
@@ -169,6 +174,30 @@ export function attach(ctx: Context, listener: Listener): Source | undefined {
     return undefined;
   }
   return hubFor(c, signal, c).add(listener);
+}
+
+/**
+ * @internal timeEnd makes the time `ctx` ends known, read on `read` (ctx must be live): it returns the cancel
+ * node whose end is ctx's end, asked to time it (read its endedAt), or, for a context we did not make, the Source where
+ * `listener` is attached (it hears the end); undefined when ctx never ends. A task costs its cancel node one
+ * clock read when it ends, and nothing to link or unlink.
+ */
+export function timeEnd(ctx: Context, read: () => number, listener: Listener): ListenerHost | Source | undefined {
+  let c: Context | undefined = ctx;
+  while (c instanceof Ctx) {
+    if (c instanceof ListenerHost) {
+      c.endedAt ??= read;
+      return c;
+    }
+    c = c.endsWith;
+  }
+  if (c === undefined) return undefined;
+  const inner = c.value(cancelCtxKey);
+  if (inner instanceof ListenerHost && inner.err() === undefined && inner.done() === c.done()) {
+    inner.endedAt ??= read;
+    return inner;
+  }
+  return attach(c, listener); // a foreign context's signal: a Hub, which keeps listeners in a Set
 }
 
 /**

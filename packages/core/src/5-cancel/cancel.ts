@@ -70,6 +70,8 @@ export class CancelCtx extends ListenerHost implements Listener {
   #signalSource: Source | undefined = undefined;
   #alarm: Alarm<CancelCtx> | undefined = undefined;
   #deadlineCause: unknown = undefined;
+  /** @internal */
+  endedAt: number | (() => number) | undefined = undefined;
 
   constructor(parent: Context, kind: Kind) {
     super(parent);
@@ -148,6 +150,7 @@ export class CancelCtx extends ListenerHost implements Listener {
    */
   cancel(err: Error, why: unknown): void {
     if (this.#err !== undefined) return;
+    if (typeof this.endedAt === "function") this.endedAt = this.endedAt();
     if (tracker !== undefined) tracker.end(this);
     beginBatch();
     this.#err = err;

@@ -10,12 +10,12 @@ import {
   type ReceiveChannel,
   type RecvResult,
 } from "../2-context/context.js";
-import { monoNow } from "../1-base/clock.js";
 import { describe } from "../1-base/describe.js";
-import { attach, type ListenerHost, type Listener, type Source } from "../3-wait/listeners.js";
+import { ListenerHost, timeEnd, type Listener, type Source } from "../3-wait/listeners.js";
 import { setTaskOf } from "../3-wait/parked.js";
 import { report } from "../1-base/report.js";
 import { tracker, type TrackKind } from "../1-base/track.js";
+import { exactNow, lazyStamp, readStamp, Stamp } from "../1-base/stamp.js";
 
 /**
  * TaskState: `running` (not waiting on a lifeline primitive), `blocked` (waiting on one, or on several:
@@ -192,16 +192,24 @@ export function taskOf(ctx: Context): Task<unknown> | undefined {
 // this module has run.
 setTaskOf(taskOf);
 
+// Tasks whose first step is due, in go() order. Each go() queues one reaction on `due`, which starts the oldest
+// task queued here: reactions run in the order they were queued, so each starts its own, and no task costs a
+// closure or an async function for its start. Pure: a bundle that never starts a task drops it.
+const due = /* @__PURE__ */ Promise.resolve();
+let firstDue: Task<unknown> | null = null;
+let lastDue: Task<unknown> | null = null;
+// Set while the registry attaches its own reactions to a task: they do not observe its outcome.
+let quiet = false;
+
 /**
- * Task is the handle of work started with {@link go}: await it (it is a PromiseLike) for the result.
- * While the task runs it is in the registry ({@link tasks}) with its state, what it is blocked on and since
- * when; once it settles, the registry forgets it.
+ * Task is the handle of work started with {@link go}: a Promise of fn's result (await it, or call then/catch/
+ * finally). While the task runs it is in the registry ({@link tasks}) with its state, what it is blocked on and
+ * since when; once it settles, the registry forgets it. It is not made with `new` (use go): the Promise statics
+ * inherited on `Task` (Task.resolve, Task.all…) throw a TypeError.
  */
-export class Task<T> implements PromiseLike<T>, Listener {
+export class Task<T> extends Promise<T> implements Listener {
   /** id is unique in this process, increasing. */
   readonly id: number;
-  /** name is the name given in the options, else the function's name, else "task". */
-  readonly name: string;
   /** ctx is the context the task runs under (passed to its function): it prints as the parent's chain. */
   readonly ctx: Context;
   /**
@@ -209,58 +217,78 @@ export class Task<T> implements PromiseLike<T>, Listener {
    * same context share it: group them by this object's identity (their `String(ctx)` may differ in time left).
    */
   readonly parent: Context;
-  /**
-   * createdAt is when go() was called: epoch milliseconds read on the monotonic clock
-   * (`performance.timeOrigin + performance.now()`, with a fractional part). `createdAt`, `since` and
-   * `ctxEndedAt` are on that one clock, so their differences are exact (sub-millisecond) and never negative;
-   * compare them with `performance.timeOrigin + performance.now()`, not `Date.now()`.
-   */
-  readonly createdAt: number;
   /** stack is where go() was called, when stacks are captured ({@link captureTaskStacks}); else undefined. */
   readonly stack: string | undefined;
-  #state: TaskState = "running";
-  // The waits in progress, oldest first, by identity: a task may park on several at once (Promise.all of two
-  // recvs). The oldest is in #wait/#what (no allocation for the common single wait), the others in #more as
-  // [wait, what] pairs laid flat.
-  #wait: object | null = null;
-  #what = "";
+  #name: string | undefined;
+  #fn: (ctx: Context) => T | PromiseLike<T>;
+  // Done for good; else blocked while a wait is recorded (#what), running otherwise.
+  #done = false;
+  // The waits in progress, oldest first: a task may park on several at once (Promise.all of two recvs). #what
+  // describes the oldest, undefined when none; the others are in #more as [wait, what] pairs laid flat. The
+  // oldest wait's identity is not kept (it is the one pending wait not in #more): a task lives long, its waits
+  // do not, and storing a new object in an old one costs the garbage collector's write barrier on every park.
+  #what: string | undefined = undefined;
   #more: (object | string)[] | null = null;
-  #since: number;
+  #created: Stamp;
+  #since: Stamp;
   #observed = false;
-  readonly #promise: Promise<T>;
   #ctxEndedAt: number | undefined = undefined;
-  #source: Source | undefined = undefined;
+  // What times the end of the task's context (see timeEnd): its cancel node, or a foreign context's Hub.
+  #ends: ListenerHost | Source | undefined;
+  #resolve: (value: T) => void;
+  #reject: (error: unknown) => void;
+  #nextDue: Task<unknown> | null = null;
+  // A task is attached as a Listener only to a foreign context's Hub, which keeps its listeners in a Set.
   /** @internal */
-  prevSibling: Listener | null = null;
+  declare prevSibling: Listener | null;
   /** @internal */
-  nextSibling: Listener | null = null;
+  declare nextSibling: Listener | null;
   /** @internal */
-  attachedTo: ListenerHost | null = null;
+  declare attachedTo: ListenerHost | null;
   /** @internal */
   prevLive: Task<unknown> | null = null;
   /** @internal */
   nextLive: Task<unknown> | null = null;
 
   /** @internal */
-  constructor(parent: Context, fn: (ctx: Context) => T | PromiseLike<T>, name: string, stack: string | undefined) {
+  constructor(parent: Context, fn: (ctx: Context) => T | PromiseLike<T>, name: string | undefined, stack: string | undefined) {
+    // Promise's statics (Task.resolve, Task.all…) construct `new Task(executor)`: not a task.
+    if (typeof fn !== "function") throw new TypeError("Task: tasks are started with go(), not constructed");
+    super(capture);
+    this.#resolve = capturedResolve as (value: T) => void;
+    this.#reject = capturedReject;
     this.id = nextId++;
-    this.name = name;
+    this.#name = name;
+    this.#fn = fn;
     this.parent = parent;
     this.ctx = new TaskCtx(parent, this as Task<unknown>);
-    this.createdAt = this.#since = monoNow();
     this.stack = stack;
-    // Hear when the task's context ends, to measure how long the task takes to stop (time-to-stop).
-    if (parent.err() !== undefined) this.#ctxEndedAt = this.createdAt;
-    else this.#source = attach(parent, this);
+    // Know exactly when the task's context ends, to measure how long the task takes to stop (time-to-stop).
+    if (parent.err() !== undefined) {
+      const now = exactNow();
+      this.#created = this.#since = new Stamp(now);
+      this.#ctxEndedAt = now;
+      this.#ends = undefined;
+    } else {
+      this.#created = this.#since = lazyStamp();
+      this.#ends = timeEnd(parent, exactNow, this);
+    }
     register(this as Task<unknown>);
     // Started in a microtask, as `go` starts a goroutine: the caller holds the handle before any of fn runs. A
-    // tracker that follows async context runs the start as the task's, so it can name the task of any wait.
-    this.#promise = tracker?.run !== undefined ? tracker.run(this, () => run(this, fn)) : run(this, fn);
+    // tracker that follows async context queues the start as the task's, so it can name the task of any wait.
+    if (tracker?.run !== undefined) tracker.run(this, () => Task.#queue(this as Task<unknown>));
+    else Task.#queue(this as Task<unknown>);
+  }
+
+  /** name is the name given in the options, else the function's name, else "task". */
+  get name(): string {
+    // Read on demand: a function's name costs ~15 ns to read, and most tasks are never named anywhere.
+    return (this.#name ??= this.#fn.name || "task");
   }
 
   /** state is `running`, `blocked` (waiting on a channel, select, sleep, semaphore or WaitGroup) or `done`. */
   get state(): TaskState {
-    return this.#state;
+    return this.#done ? "done" : this.#what !== undefined ? "blocked" : "running";
   }
 
   /**
@@ -269,41 +297,53 @@ export class Task<T> implements PromiseLike<T>, Listener {
    * when it is not blocked.
    */
   get blockedOn(): string | undefined {
-    if (this.#wait === null) return undefined;
     const more = this.#more;
-    if (more === null || more.length === 0) return this.#what;
+    if (this.#what === undefined || more === null || more.length === 0) return this.#what;
     let all = this.#what;
     for (let i = 1; i < more.length; i += 2) all += `, ${more[i] as string}`;
     return all;
   }
 
-  /** since is when the task entered its current state (epoch ms on the monotonic clock, as {@link Task.createdAt}). */
-  get since(): number {
-    return this.#since;
+  /**
+   * createdAt is when go() was called, approximately, as {@link Task.since} is: epoch milliseconds on the
+   * monotonic clock (`performance.timeOrigin + performance.now()`, with a fractional part), never before the
+   * call and at most ~1 s after it (when timers run on time). Compare it with `performance.timeOrigin +
+   * performance.now()`, not `Date.now()`. createdAt ≤ since ≤ the time of the read.
+   */
+  get createdAt(): number {
+    return readStamp(this.#created);
   }
 
   /**
-   * ctxEndedAt is when the task's context ended (epoch ms on the monotonic clock, as {@link Task.createdAt}),
-   * or undefined while it is live. For a done task, `since - ctxEndedAt` is how long it took to stop after
-   * cancellation, in milliseconds with a fractional part; for a running one, `performance.timeOrigin +
-   * performance.now() - ctxEndedAt` is how long it has been ignoring it.
+   * since is when the task entered its current state: epoch ms on the monotonic clock, as {@link Task.createdAt}.
+   * It is approximate, as Go's wait time in a goroutine dump is: a change of state reads no clock; a sampler (one
+   * unref'd timer, armed only while some change is unstamped) stamps changes once a second, and a read of an
+   * unstamped change stamps it with the time of the read. So `since` is never before the change, at most 1 s
+   * after it (later only if the event loop held the sampler's timer up, or fake timers froze it), and the same
+   * on every read. Exact, though, for a task that settled after its context ended: then `since − ctxEndedAt` is
+   * its time-to-stop, to a fraction of a millisecond.
+   */
+  get since(): number {
+    return readStamp(this.#since);
+  }
+
+  /**
+   * ctxEndedAt is when the task's context ended (epoch ms on the monotonic clock, exact), or undefined while it
+   * is live. For a done task, `since - ctxEndedAt` is how long it took to stop after cancellation, in
+   * milliseconds with a fractional part; for a running one, `performance.timeOrigin + performance.now() -
+   * ctxEndedAt` is how long it has been ignoring it.
    */
   get ctxEndedAt(): number | undefined {
-    return this.#ctxEndedAt;
+    const ends = this.#ends;
+    if (!(ends instanceof ListenerHost)) return this.#ctxEndedAt;
+    const at = ends.endedAt;
+    return typeof at === "number" ? at : undefined;
   }
 
-  /** @internal */
+  /** @internal a foreign context's Hub tells the task its context ended. */
   ended(): void {
-    this.#source = undefined;
-    this.#ctxEndedAt = monoNow();
-  }
-
-  then<R1 = T, R2 = never>(
-    onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
-    onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
-  ): Promise<R1 | R2> {
-    this.#observed = true;
-    return this.#promise.then(onfulfilled, onrejected);
+    this.#ends = undefined;
+    this.#ctxEndedAt = exactNow();
   }
 
   /**
@@ -311,61 +351,91 @@ export class Task<T> implements PromiseLike<T>, Listener {
    * recording nothing, once the task is done (a late wait on a finished task's context is not the task's).
    */
   block(wait: object, what: string): boolean {
-    if (this.#state === "done") return false;
-    if (this.#wait === null) {
-      this.#wait = wait;
+    if (this.#done) return false;
+    if (this.#what === undefined) {
       this.#what = what;
+      this.#since = lazyStamp();
     } else {
       (this.#more ??= []).push(wait, what);
-    }
-    if (this.#state !== "blocked") {
-      this.#state = "blocked";
-      this.#since = monoNow();
     }
     return true;
   }
 
-  /** @internal unblock records that `wait` is over; the task runs again when no other wait is pending. */
+  /**
+   * @internal unblock records that `wait` (one that block recorded) is over; the task runs again when no other
+   * wait is pending.
+   */
   unblock(wait: object): void {
+    if (this.#done) return;
     const more = this.#more;
-    if (this.#wait === wait) {
-      // The oldest is over: the next oldest, if any, takes its place.
-      if (more === null || more.length === 0) {
-        this.#wait = null;
-        this.#what = "";
+    if (more !== null && more.length > 0) {
+      const i = more.indexOf(wait);
+      if (i >= 0) {
+        more.splice(i, 2);
       } else {
-        this.#wait = more.shift() as object;
+        // Not among the others: the oldest is over, and the next oldest takes its place.
+        more.shift();
         this.#what = more.shift() as string;
       }
     } else {
-      const i = more === null ? -1 : more.indexOf(wait);
-      if (i < 0) return;
-      more!.splice(i, 2);
-    }
-    if (this.#wait === null && this.#state === "blocked") {
-      this.#state = "running";
-      this.#since = monoNow();
+      this.#what = undefined;
+      this.#since = lazyStamp();
     }
   }
 
-  /** @internal settled records that fn returned: the task is done and leaves the registry. */
-  settled(): void {
-    this.#source?.detach(this);
-    this.#source = undefined;
-    this.#state = "done";
-    this.#wait = this.#more = null;
-    this.#what = "";
-    this.#since = monoNow();
-    unregister(this as Task<unknown>);
+  /** #start runs fn: it has been started from the queue of due tasks. */
+  #start(): void {
+    let result: T | PromiseLike<T>;
+    try {
+      result = this.#fn(this.ctx);
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
+    if (result instanceof Promise) {
+      (result as Promise<T>).then(
+        (value) => this.#succeeded(value),
+        (error: unknown) => this.#failed(error),
+      );
+    } else if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => this.#succeeded(value),
+        (error: unknown) => this.#failed(error),
+      );
+    } else {
+      this.#succeeded(result);
+    }
   }
 
-  /** @internal failed is {@link Task.settled} for fn's failure with `error`, reported if nobody awaits the handle. */
-  failed(error: unknown): void {
+  /** #queue puts `t` last in the queue of due tasks, to start in a microtask. */
+  static #queue(t: Task<unknown>): void {
+    if (lastDue === null) firstDue = t;
+    else lastDue.#nextDue = t;
+    lastDue = t;
+    void due.then(Task.#startDue);
+  }
+
+  /** #startDue starts the oldest due task (see `due`). */
+  static #startDue(): void {
+    const t = firstDue!;
+    firstDue = t.#nextDue;
+    if (firstDue === null) lastDue = null;
+    t.#nextDue = null;
+    t.#start();
+  }
+
+  /** #succeeded: fn returned `value`; the task leaves the registry, then its handle resolves. */
+  #succeeded(value: T): void {
+    this.#settled();
+    this.#resolve(value);
+  }
+
+  /** #failed: fn failed with `error`, reported if nobody awaits the handle; then as #succeeded, rejecting. */
+  #failed(error: unknown): void {
     // Reported whatever the registry's listeners do: the report is scheduled before they run.
     if (!this.#observed) {
-      // Our report stands for the handle's rejection: the platform must not report it as unhandled as well. (The
-      // handle's promise is still pending here: run() rethrows after this returns.)
-      this.#promise.then(undefined, ignore);
+      // Our report stands for the handle's rejection: the platform must not report it as unhandled as well.
+      this.#quietly(undefined, ignore);
       // Give the owner the rest of this turn to attach a handler, as Node's unhandled-rejection check does.
       setTimeout(() => {
         if (this.#observed || this.#ownEnd(error)) return;
@@ -374,7 +444,23 @@ export class Task<T> implements PromiseLike<T>, Listener {
         else report(taskError);
       }, 0);
     }
-    this.settled();
+    this.#settled();
+    this.#reject(error);
+  }
+
+  /** #settled records that fn returned: the task is done and leaves the registry. */
+  #settled(): void {
+    // From now on ctxEndedAt is what it is now: a context that ends after the task is not the task's concern.
+    const ends = this.#ends;
+    if (ends instanceof ListenerHost) this.#ctxEndedAt = this.ctxEndedAt;
+    else ends?.detach(this);
+    this.#ends = undefined;
+    this.#done = true;
+    this.#what = undefined;
+    this.#more = null;
+    // Exact when it measures a stop (time-to-stop is since − ctxEndedAt); else as lazy as any other change.
+    this.#since = this.#ctxEndedAt === undefined ? lazyStamp() : new Stamp(exactNow());
+    unregister(this as Task<unknown>);
   }
 
   /** #ownEnd: the task ended with its own context's error (err or cause) after that context ended. */
@@ -383,31 +469,50 @@ export class Task<T> implements PromiseLike<T>, Listener {
     return err !== undefined && (error === err || error === cause(this.ctx));
   }
 
+  /** #quietly attaches reactions that do not count as observing the outcome. */
+  #quietly(onfulfilled: (() => void) | undefined, onrejected: () => void): Promise<void> {
+    quiet = true;
+    try {
+      return super.then(onfulfilled, onrejected);
+    } finally {
+      quiet = false;
+    }
+  }
+
   /** @internal whenSettled resolves after the task settled and left the registry; it does not observe the outcome. */
   whenSettled(): Promise<void> {
-    return this.#promise.then(ignore, ignore);
+    return this.#quietly(ignore, ignore);
   }
+
+  /**
+   * How a handle's outcome is observed. Every way to use a promise reads its `constructor` first: `await` and
+   * Promise.resolve (ECMAScript's PromiseResolve, to tell a native promise), then/catch/finally (its species),
+   * Promise.all and its kin (through Promise.resolve). A task answers Promise, and so this read is where the
+   * registry learns that someone awaits it; and `await task` takes the engine's path for a native promise, not
+   * the thenable job a PromiseLike costs (two more microtask turns and a promise: ~115 ns of `await go(ctx, fn)`).
+   * (A computed key: a class cannot declare an accessor named constructor.)
+   * @internal
+   */
+  override get ["constructor"](): PromiseConstructor {
+    if (!(#observed in this)) return Task as unknown as PromiseConstructor; // Task.prototype.constructor
+    if (!quiet) this.#observed = true;
+    return Promise;
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+// The executor of every Task's promise: one function for all, so a task allocates no closure for it.
+let capturedResolve: (value: never) => void;
+let capturedReject: (error: unknown) => void;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
 }
 
 function ignore(): void {}
-
-/**
- * run runs a task's fn(ctx) in a microtask, as `go` starts a goroutine (the caller holds the handle before any of
- * fn runs), and settles the task's record before its handle settles: whoever awaits the handle finds the task done
- * and out of the registry. An async function, so a task costs no closure and no promise beyond its handle's.
- */
-async function run<T>(task: Task<T>, fn: (ctx: Context) => T | PromiseLike<T>): Promise<T> {
-  await undefined;
-  let value: T;
-  try {
-    value = await fn(task.ctx);
-  } catch (error) {
-    task.failed(error);
-    throw error;
-  }
-  task.settled();
-  return value;
-}
 
 /**
  * track tells the tracker that a task began (`kind` given) or ended. A tracker that throws must not break the
@@ -459,9 +564,8 @@ export function go<T>(ctx: Context, fn: (ctx: Context) => T | PromiseLike<T>, op
   if (given !== undefined && typeof given !== "string") {
     throw new TypeError(`go: options.name must be a string, got ${describe(given)}`);
   }
-  const name = given ?? (fn.name || "task");
   const stack = stacks ? creationSite() : undefined;
-  return new Task(ctx, fn as (ctx: Context) => Awaited<T>, name, stack);
+  return new Task(ctx, fn as (ctx: Context) => Awaited<T>, given, stack);
 }
 
 function creationSite(): string | undefined {
