@@ -11,9 +11,9 @@ import type { Held, Listener, ListenerHost, Source } from "../3-wait/listeners.j
  * (recv or send) is its own entry, a select has one {@link Waiter} per case.
  */
 export interface Entry {
+  /** The ring links of its channel's queue (WaitQueue); both null while not queued. */
   prev: Entry | null;
   next: Entry | null;
-  queue: WaitQueue | null;
   readonly ch: Channel<unknown>;
   readonly op: Op;
   readonly index: number;
@@ -25,7 +25,6 @@ export interface Entry {
 export class Waiter implements Entry {
   prev: Entry | null = null;
   next: Entry | null = null;
-  queue: WaitQueue | null = null;
   constructor(
     readonly ch: Channel<unknown>,
     readonly op: Op,
@@ -45,7 +44,6 @@ export class WaitQueue {
 
   push(w: Entry): void {
     const t = this.tail;
-    w.queue = this;
     if (t === null) w.prev = w.next = w;
     else {
       const h = t.next!;
@@ -56,15 +54,15 @@ export class WaitQueue {
     this.tail = w;
   }
 
+  /** remove takes `w` out; it must be in this queue. */
   remove(w: Entry): void {
-    if (w.queue !== this) return;
     if (w.next === w) this.tail = null;
     else {
       w.prev!.next = w.next;
       w.next!.prev = w.prev;
       if (this.tail === w) this.tail = w.prev;
     }
-    w.prev = w.next = w.queue = null;
+    w.prev = w.next = null;
   }
 
   shift(): Entry | null {
@@ -75,10 +73,6 @@ export class WaitQueue {
     return w;
   }
 }
-
-const OP_RECV = 0;
-const OP_SEND = 1;
-const OP_SELECT = 2;
 
 /** @internal Fired is the runtime shape of a select result. */
 export interface Fired {
@@ -105,31 +99,25 @@ export class Op implements Parked<unknown>, Entry {
   declare holds: Held[] | undefined;
   declare prev: Entry | null;
   declare next: Entry | null;
-  declare queue: WaitQueue | null;
-  declare readonly kind: number;
+  /** A send (its own entry, as a recv is); false for a recv or a select. */
+  declare readonly sending: boolean;
+  /** Itself, as an entry; index 0 (a select's waiters have their own). */
+  declare readonly op: Op;
+  declare readonly index: number;
   declare readonly ch: Channel<unknown>;
   declare readonly value: unknown;
   /** A select's entries, one per case; null for a recv or send, which is its own entry. */
   declare waiters: Waiter[] | null;
 
   /** A recv or send on `ch` (its own entry); a select (`ch` null: its entries come with {@link Op.waitAll}). */
-  constructor(kind: number, ch: Channel<unknown> | null, value: unknown) {
+  constructor(sending: boolean, ch: Channel<unknown> | null, value: unknown) {
     initParked(this);
-    this.prev = this.next = this.queue = this.waiters = null;
-    this.kind = kind;
+    this.prev = this.next = this.waiters = null;
+    this.sending = sending;
+    this.op = this;
+    this.index = 0;
     this.ch = ch as Channel<unknown>; // null for a select, which is never queued itself
     this.value = value;
-  }
-
-  // As an entry (getters, not fields: a wait is the object to keep small).
-  get op(): Op {
-    return this;
-  }
-  get index(): number {
-    return 0;
-  }
-  get sending(): boolean {
-    return this.kind === OP_SEND;
   }
 
   /**
@@ -159,13 +147,13 @@ export class Op implements Parked<unknown>, Entry {
   fire(w: Entry, value: unknown, ok: boolean): void {
     settle(
       this,
-      this.kind === OP_RECV
-        ? ok
-          ? [value, true]
-          : [undefined, false]
-        : this.kind === OP_SEND
+      this.ch === null
+        ? ({ index: w.index, value: w.sending ? undefined : value, ok: w.sending || ok } satisfies Fired)
+        : this.sending
           ? undefined
-          : ({ index: w.index, value: w.sending ? undefined : value, ok: w.sending || ok } satisfies Fired),
+          : ok
+            ? [value, true]
+            : [undefined, false],
     );
   }
 
@@ -176,7 +164,7 @@ export class Op implements Parked<unknown>, Entry {
   leave(): void {
     const ws = this.waiters;
     if (ws === null) {
-      if (this.queue !== null) this.ch.unpark(this);
+      this.ch.unpark(this);
       return;
     }
     this.waiters = null;
@@ -263,7 +251,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     // nearly always, kept apart so that what the other paths have seen does not slow it.
     if (this.#count > 0 && this.#sendq.tail === null && this.#due === undefined) return Promise.resolve([this.#shiftBuffer(), true]);
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
-    return new Op(OP_RECV, this as Channel<unknown>, undefined).wait(ctx, "chan recv") as Promise<RecvResult<T>>;
+    return new Op(false, this as Channel<unknown>, undefined).wait(ctx, "chan recv") as Promise<RecvResult<T>>;
   }
 
   tryRecv(): RecvResult<T> | undefined {
@@ -279,7 +267,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     if (this.#recvq.tail === null && this.#count < this.#capacity) this.#pushBuffer(value);
     else if (this.canSend()) this.put(value);
     else {
-      return new Op(OP_SEND, this as Channel<unknown>, value).wait(ctx, "chan send") as Promise<void>;
+      return new Op(true, this as Channel<unknown>, value).wait(ctx, "chan send") as Promise<void>;
     }
     return SENT;
   }
@@ -408,8 +396,8 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   /** @internal unpark removes an entry whose op settled some other way. */
   unpark(w: Entry): void {
-    if (w.queue === null) return;
-    w.queue.remove(w);
+    if (w.prev === null) return; // not queued (taken off already)
+    (w.sending ? this.#sendq : this.#recvq).remove(w);
     if (this.#due !== undefined && this.#recvq.tail === null) this.#due.stop();
   }
 
@@ -450,5 +438,4 @@ export function receiveOnly<T>(ch: Channel<T>): Channel<T> {
   return ch;
 }
 
-export { OP_SELECT };
 export type { ReceiveChannel, RecvResult, SendChannel };

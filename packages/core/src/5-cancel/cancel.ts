@@ -161,7 +161,8 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.#cause = why ?? err;
     if (this.#done !== undefined) closeInternal(this.#done);
     // Take children from the head until none is left: a child's end may detach a later sibling.
-    for (let child = this.#lastChild?.nextSibling ?? null; child !== null; child = this.#lastChild?.nextSibling ?? null) {
+    for (let last = this.#lastChild; last !== null; last = this.#lastChild) {
+      const child = last.nextSibling!;
       this.detach(child);
       child.ended(err, this.#cause);
     }
