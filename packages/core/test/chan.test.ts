@@ -306,6 +306,33 @@ describe("Channel waiters", () => {
     assert.deepEqual(await third, ["y", true]);
   });
 
+  for (const gone of [0, 1, 2]) {
+    it(`serves the others in order when receiver ${gone} of 3 gave up (head, middle, tail of the queue)`, async (t) => {
+      const [ctx] = cancellable(t);
+      const [quitter, quit] = withCancel(background());
+      const ch = new Channel<number>();
+      const waits = [0, 1, 2].map((i) => ch.recv(i === gone ? quitter : ctx));
+      quit();
+      await assert.rejects(waits[gone]!, exactly(Canceled));
+      assert.deepEqual([ch.trySend(10), ch.trySend(11), ch.trySend(12)], [true, true, false]);
+      assert.deepEqual(await Promise.all(waits.filter((_, i) => i !== gone)), [[10, true], [11, true]]);
+      const late = ch.recv(ctx); // the queue is empty and usable again
+      assert.equal(ch.trySend(13), true);
+      assert.deepEqual(await late, [13, true]);
+    });
+
+    it(`ends the other waits under ctx when wait ${gone} of 3 was served first (first, middle, last to listen)`, async () => {
+      const [ctx, cancel] = withCancel(background());
+      const chans = [0, 1, 2].map(() => new Channel<number>());
+      const waits = chans.map((ch) => ch.recv(ctx));
+      assert.equal(chans[gone]!.trySend(1), true);
+      assert.deepEqual(await waits[gone], [1, true]);
+      cancel();
+      for (const [i, w] of waits.entries()) if (i !== gone) await assert.rejects(w, exactly(Canceled));
+      assert.deepEqual(chans.map((ch) => ch.trySend(2)), [false, false, false], "no waiter is left on any channel");
+    });
+  }
+
   it("skips a sender that gave up: its value is never received", async (t) => {
     const [ctx] = cancellable(t);
     const [quitter, quit] = withCancel(background());

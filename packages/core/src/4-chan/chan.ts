@@ -3,16 +3,17 @@ import { ChannelClosedError } from "../1-base/errors.js";
 import { Alarm } from "../3-wait/alarm.js";
 import { now } from "../1-base/clock.js";
 import { describe } from "../1-base/describe.js";
-import { Parked, type Blocker } from "../3-wait/parked.js";
+import { endParked, fail, hold, initParked, park, settle, type Blocker, type Parked } from "../3-wait/parked.js";
+import type { Held, Listener, ListenerHost, Source } from "../3-wait/listeners.js";
 
 /**
  * @internal Entry is one parked receive or send, linked into one channel's queue: a single-channel {@link Op}
  * (recv or send) is its own entry, a select has one {@link Waiter} per case.
  */
 export interface Entry {
+  /** The ring links of its channel's queue (WaitQueue); both null while not queued. */
   prev: Entry | null;
   next: Entry | null;
-  queue: WaitQueue | null;
   readonly ch: Channel<unknown>;
   readonly op: Op;
   readonly index: number;
@@ -24,7 +25,6 @@ export interface Entry {
 export class Waiter implements Entry {
   prev: Entry | null = null;
   next: Entry | null = null;
-  queue: WaitQueue | null = null;
   constructor(
     readonly ch: Channel<unknown>,
     readonly op: Op,
@@ -34,39 +34,45 @@ export class Waiter implements Entry {
   ) {}
 }
 
-/** @internal WaitQueue is a FIFO of entries with O(1) removal from the middle (a cancelled waiter). */
+/**
+ * @internal WaitQueue is a FIFO of entries with O(1) removal from the middle (a cancelled waiter). The entries
+ * form a ring (`tail.next` is the head), so that queuing into an empty queue writes one field of this
+ * long-lived object: storing a new object into an old one costs a write barrier, ~9 ns here.
+ */
 export class WaitQueue {
-  head: Entry | null = null;
   tail: Entry | null = null;
 
   push(w: Entry): void {
-    w.queue = this;
-    w.prev = this.tail;
-    if (this.tail === null) this.head = w;
-    else this.tail.next = w;
+    const t = this.tail;
+    if (t === null) w.prev = w.next = w;
+    else {
+      const h = t.next!;
+      w.prev = t;
+      w.next = h;
+      t.next = h.prev = w;
+    }
     this.tail = w;
   }
 
+  /** remove takes `w` out; it must be in this queue. */
   remove(w: Entry): void {
-    if (w.queue !== this) return;
-    if (w.prev === null) this.head = w.next;
-    else w.prev.next = w.next;
-    if (w.next === null) this.tail = w.prev;
-    else w.next.prev = w.prev;
+    if (w.next === w) this.tail = null;
+    else {
+      w.prev!.next = w.next;
+      w.next!.prev = w.prev;
+      if (this.tail === w) this.tail = w.prev;
+    }
     w.prev = w.next = null;
-    w.queue = null;
   }
 
   shift(): Entry | null {
-    const w = this.head;
-    if (w !== null) this.remove(w);
+    const t = this.tail;
+    if (t === null) return null;
+    const w = t.next!;
+    this.remove(w);
     return w;
   }
 }
-
-const OP_RECV = 0;
-const OP_SEND = 1;
-const OP_SELECT = 2;
 
 /** @internal Fired is the runtime shape of a select result. */
 export interface Fired {
@@ -76,79 +82,92 @@ export interface Fired {
 }
 
 /**
- * @internal Op is one blocked channel operation (recv, send or select): a {@link Parked} that also owns the
+ * @internal Op is one blocked channel operation (recv, send or select): a {@link Parked} wait that also owns the
  * entries it queued on channels. A recv or send is its own one entry (no second object per wait); a select
  * queues one {@link Waiter} per case.
  */
-export class Op extends Parked<unknown> implements Entry {
-  prev: Entry | null = null;
-  next: Entry | null = null;
-  queue: WaitQueue | null = null;
-  readonly ch: Channel<unknown>;
-  #waiters: Waiter[] | null = null;
+export class Op implements Parked<unknown>, Entry {
+  // `declare`d and set in the constructor (see Parked).
+  declare prevSibling: Listener | null;
+  declare nextSibling: Listener | null;
+  declare attachedTo: ListenerHost | null;
+  declare promise: Promise<unknown>;
+  declare resolver: ((value: unknown) => void) | undefined;
+  declare rejecter: ((error: unknown) => void) | undefined;
+  declare source: Source | undefined;
+  declare blocks: Blocker | undefined;
+  declare holds: Held[] | undefined;
+  declare prev: Entry | null;
+  declare next: Entry | null;
+  /** A send (its own entry, as a recv is); false for a recv or a select. */
+  declare readonly sending: boolean;
+  /** Itself, as an entry; index 0 (a select's waiters have their own). */
+  declare readonly op: Op;
+  declare readonly index: number;
+  declare readonly ch: Channel<unknown>;
+  declare readonly value: unknown;
+  /** A select's entries, one per case; null for a recv or send, which is its own entry. */
+  declare waiters: Waiter[] | null;
 
   /** A recv or send on `ch` (its own entry); a select (`ch` null: its entries come with {@link Op.waitAll}). */
-  constructor(
-    readonly kind: number,
-    ch: Channel<unknown> | null,
-    readonly value: unknown,
-  ) {
-    super();
+  constructor(sending: boolean, ch: Channel<unknown> | null, value: unknown) {
+    initParked(this);
+    this.prev = this.next = this.waiters = null;
+    this.sending = sending;
+    this.op = this;
+    this.index = 0;
     this.ch = ch as Channel<unknown>; // null for a select, which is never queued itself
-  }
-
-  // As an entry (getters, not fields: a wait is the object to keep small).
-  get op(): Op {
-    return this;
-  }
-  get index(): number {
-    return 0;
-  }
-  get sending(): boolean {
-    return this.kind === OP_SEND;
+    this.value = value;
   }
 
   /**
-   * wait queues this recv or send on its channel and starts waiting (see Parked.park for ctx and task). A
-   * receive on a context's done channel holds that context's deadline while it waits: the deadline will end it.
+   * wait queues this recv or send on its channel and starts waiting (see park for ctx and task), and returns
+   * its promise. A receive on a context's done channel holds that context's deadline while it waits: the
+   * deadline will end it.
    */
-  wait(ctx: Context | undefined, what: string): void {
-    this.ch.park(this);
-    this.hold(this.ch.owner);
-    this.park(ctx, what);
+  wait(ctx: Context | undefined, what: string): Promise<unknown> {
+    const ch = this.ch;
+    ch.park(this);
+    if (ch.owner !== undefined) hold(this, ch.owner);
+    park(this, ctx, what);
+    return this.promise;
   }
 
   /** waitAll queues a select's waiters, one per case, and starts waiting (holding deadlines as {@link Op.wait}). */
   waitAll(waiters: Waiter[], what: string, task: Blocker | undefined): void {
-    this.#waiters = waiters;
+    this.waiters = waiters;
     for (const w of waiters) {
       w.ch.park(w);
-      this.hold(w.ch.owner);
+      hold(this, w.ch.owner);
     }
-    this.park(undefined, what, task);
+    park(this, undefined, what, task);
   }
 
   /** fire settles the op with the channel operation of entry `w`, already taken off its queue. */
   fire(w: Entry, value: unknown, ok: boolean): void {
-    switch (this.kind) {
-      case OP_RECV:
-        this.settle(ok ? [value, true] : [undefined, false]);
-        break;
-      case OP_SEND:
-        this.settle(undefined);
-        break;
-      default:
-        this.settle({ index: w.index, value: w.sending ? undefined : value, ok: w.sending ? true : ok } satisfies Fired);
-    }
+    settle(
+      this,
+      this.ch === null
+        ? ({ index: w.index, value: w.sending ? undefined : value, ok: w.sending || ok } satisfies Fired)
+        : this.sending
+          ? undefined
+          : ok
+            ? [value, true]
+            : [undefined, false],
+    );
   }
 
-  protected leave(): void {
-    const ws = this.#waiters;
+  ended(err: Error): void {
+    endParked(this, err);
+  }
+
+  leave(): void {
+    const ws = this.waiters;
     if (ws === null) {
-      if (this.queue !== null) this.ch.unpark(this);
+      this.ch.unpark(this);
       return;
     }
-    this.#waiters = null;
+    this.waiters = null;
     for (const w of ws) w.ch.unpark(w);
   }
 }
@@ -230,11 +249,9 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   recvUnder(ctx: Context | undefined): Promise<RecvResult<T>> {
     // A buffered value and nobody else involved (no waiting sender, no timer): the path a buffered channel takes
     // nearly always, kept apart so that what the other paths have seen does not slow it.
-    if (this.#count > 0 && this.#sendq.head === null && this.#due === undefined) return Promise.resolve([this.#shiftBuffer(), true]);
+    if (this.#count > 0 && this.#sendq.tail === null && this.#due === undefined) return Promise.resolve([this.#shiftBuffer(), true]);
     if (this.canRecv()) return Promise.resolve(this.take() as RecvResult<T>);
-    const op = new Op(OP_RECV, this as Channel<unknown>, undefined);
-    op.wait(ctx, "chan recv");
-    return op.promise as Promise<RecvResult<T>>;
+    return new Op(false, this as Channel<unknown>, undefined).wait(ctx, "chan recv") as Promise<RecvResult<T>>;
   }
 
   tryRecv(): RecvResult<T> | undefined {
@@ -247,12 +264,10 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     const err = ctx.err();
     if (err !== undefined) return Promise.reject(err);
     if (this.#closed) return Promise.reject(new ChannelClosedError("send on closed channel"));
-    if (this.#recvq.head === null && this.#count < this.#capacity) this.#pushBuffer(value);
+    if (this.#recvq.tail === null && this.#count < this.#capacity) this.#pushBuffer(value);
     else if (this.canSend()) this.put(value);
     else {
-      const op = new Op(OP_SEND, this as Channel<unknown>, value);
-      op.wait(ctx, "chan send");
-      return op.promise as Promise<void>;
+      return new Op(true, this as Channel<unknown>, value).wait(ctx, "chan send") as Promise<void>;
     }
     return SENT;
   }
@@ -295,7 +310,7 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
     this.#due = undefined;
     // Receivers are waiting only if the buffer is empty: they all get [undefined, false].
     for (let w = this.#recvq.shift(); w !== null; w = this.#recvq.shift()) w.op.fire(w, undefined, false);
-    for (let w = this.#sendq.shift(); w !== null; w = this.#sendq.shift()) w.op.fail(new ChannelClosedError("send on closed channel"));
+    for (let w = this.#sendq.shift(); w !== null; w = this.#sendq.shift()) fail(w.op, new ChannelClosedError("send on closed channel"));
   }
 
   /** @internal makeReadOnly forbids send and close from outside (done channels, timer channels). */
@@ -311,12 +326,12 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
   /** @internal canRecv: a receive would complete now (a value, a waiting sender, or closed). */
   canRecv(): boolean {
     this.#poll();
-    return this.#count > 0 || this.#sendq.head !== null || this.#closed;
+    return this.#count > 0 || this.#sendq.tail !== null || this.#closed;
   }
 
   /** @internal canSend: a send would complete now (or throw, when closed). */
   canSend(): boolean {
-    return this.#closed || this.#recvq.head !== null || this.#count < this.#capacity;
+    return this.#closed || this.#recvq.tail !== null || this.#count < this.#capacity;
   }
 
   /** @internal take performs a receive that canRecv() said is ready. */
@@ -381,9 +396,9 @@ export class Channel<T> implements ReceiveChannel<T>, SendChannel<T> {
 
   /** @internal unpark removes an entry whose op settled some other way. */
   unpark(w: Entry): void {
-    if (w.queue === null) return;
-    w.queue.remove(w);
-    if (this.#due !== undefined && this.#recvq.head === null) this.#due.stop();
+    if (w.prev === null) return; // not queued (taken off already)
+    (w.sending ? this.#sendq : this.#recvq).remove(w);
+    if (this.#due !== undefined && this.#recvq.tail === null) this.#due.stop();
   }
 
   /** @internal setDue makes this a timer channel: the time is sent at `due`, armed only while someone waits. */
@@ -423,5 +438,4 @@ export function receiveOnly<T>(ch: Channel<T>): Channel<T> {
   return ch;
 }
 
-export { OP_SELECT };
 export type { ReceiveChannel, RecvResult, SendChannel };

@@ -59,7 +59,8 @@ export class CancelCtx extends ListenerHost implements Listener {
   readonly #kind: Kind;
   #err: Error | undefined = undefined;
   #cause: unknown = undefined;
-  #firstChild: Listener | null = null;
+  // The listeners form a ring (`#lastChild.nextSibling` is the first), so that linking into an empty list
+  // writes one field of this long-lived node (each store of a new object into an old one is a write barrier).
   #lastChild: Listener | null = null;
   prevSibling: Listener | null = null;
   nextSibling: Listener | null = null;
@@ -121,22 +122,28 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.cancel(DeadlineExceeded, this.#deadlineCause ?? DeadlineExceeded);
   }
 
-  /** @internal link appends `l` to this context's listeners (the intrusive list: O(1), no allocation). */
+  /** @internal link appends `l` to this context's listeners (the intrusive ring: O(1), no allocation). */
   link(l: Listener): void {
+    const last = this.#lastChild;
     l.attachedTo = this;
-    l.prevSibling = this.#lastChild;
-    l.nextSibling = null;
-    if (this.#lastChild === null) this.#firstChild = l;
-    else this.#lastChild.nextSibling = l;
+    if (last === null) l.prevSibling = l.nextSibling = l;
+    else {
+      const first = last.nextSibling!;
+      l.prevSibling = last;
+      l.nextSibling = first;
+      last.nextSibling = first.prevSibling = l;
+    }
     this.#lastChild = l;
   }
 
   detach(l: Listener): void {
     if (l.attachedTo !== this) return;
-    if (l.prevSibling === null) this.#firstChild = l.nextSibling;
-    else l.prevSibling.nextSibling = l.nextSibling;
-    if (l.nextSibling === null) this.#lastChild = l.prevSibling;
-    else l.nextSibling.prevSibling = l.prevSibling;
+    if (l.nextSibling === l) this.#lastChild = null;
+    else {
+      l.prevSibling!.nextSibling = l.nextSibling;
+      l.nextSibling!.prevSibling = l.prevSibling;
+      if (this.#lastChild === l) this.#lastChild = l.prevSibling;
+    }
     l.prevSibling = l.nextSibling = l.attachedTo = null;
   }
 
@@ -157,7 +164,8 @@ export class CancelCtx extends ListenerHost implements Listener {
     this.#cause = why ?? err;
     if (this.#done !== undefined) closeInternal(this.#done);
     // Take children from the head until none is left: a child's end may detach a later sibling.
-    for (let child = this.#firstChild; child !== null; child = this.#firstChild) {
+    for (let last = this.#lastChild; last !== null; last = this.#lastChild) {
+      const child = last.nextSibling!;
       this.detach(child);
       child.ended(err, this.#cause);
     }

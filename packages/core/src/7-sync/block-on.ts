@@ -1,12 +1,28 @@
 import { checkContext, type Context } from "../2-context/context.js";
 import { clock } from "../1-base/clock.js";
 import { describe } from "../1-base/describe.js";
-import { Parked } from "../3-wait/parked.js";
+import { endParked, fail, hold, initParked, park, settle, type Blocker, type Parked } from "../3-wait/parked.js";
+import type { Held, Listener, ListenerHost, Source } from "../3-wait/listeners.js";
 import { taskOf } from "../6-task/task.js";
 
 /** Blocked is a wait on a promise lifeline did not make: queued nowhere, so leaving is a no-op. */
-class Blocked<T> extends Parked<T> {
-  protected leave(): void {}
+class Blocked<T> implements Parked<T> {
+  declare prevSibling: Listener | null;
+  declare nextSibling: Listener | null;
+  declare attachedTo: ListenerHost | null;
+  declare promise: Promise<T>;
+  declare resolver: ((value: T) => void) | undefined;
+  declare rejecter: ((error: unknown) => void) | undefined;
+  declare source: Source | undefined;
+  declare blocks: Blocker | undefined;
+  declare holds: Held[] | undefined;
+  constructor() {
+    initParked(this);
+  }
+  ended(err: Error): void {
+    endParked(this, err);
+  }
+  leave(): void {}
 }
 
 /**
@@ -29,19 +45,19 @@ export function blockOn<T>(ctx: Context, what: string, promise: PromiseLike<T>):
   }
   const wait = new Blocked<T>();
   // No ctx to end the wait (the caller settles it); ctx is only whose task and deadline the wait is about.
-  wait.hold(ctx);
-  wait.park(undefined, what, taskOf(ctx));
+  hold(wait, ctx);
+  park(wait, undefined, what, taskOf(ctx));
   // An installed virtual clock hears that a task waits on the outside world (a thread, a process), not on time.
   const c = clock;
   c.outside?.(1);
   promise.then(
     (value) => {
       c.outside?.(-1);
-      wait.settle(value);
+      settle(wait, value);
     },
     (error: unknown) => {
       c.outside?.(-1);
-      wait.fail(error);
+      fail(wait, error);
     },
   );
   return wait.promise;

@@ -1,4 +1,4 @@
-import { Channel, Op, OP_SELECT, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "../4-chan/chan.js";
+import { Channel, Op, Waiter, type Fired, type ReceiveChannel, type SendChannel } from "../4-chan/chan.js";
 import type { Context } from "../2-context/context.js";
 import { describe } from "../1-base/describe.js";
 import { DoneView, taskOf, type Task } from "../6-task/task.js";
@@ -142,7 +142,7 @@ export function select<const C extends readonly SelectCase[]>(cases: C): Promise
       return Promise.reject(error);
     }
   }
-  const op = new Op(OP_SELECT, null, undefined);
+  const op = new Op(false, null, undefined);
   const waiters: Waiter[] = [];
   // The task it blocks: a task context's done channel carries its task; any other done channel leads to one
   // through its context's values. Every done channel's deadline is held (Op.wait).

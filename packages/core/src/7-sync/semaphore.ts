@@ -1,9 +1,19 @@
 import { checkContext, type Context } from "../2-context/context.js";
 import { describe } from "../1-base/describe.js";
-import { Parked } from "../3-wait/parked.js";
+import { endParked, initParked, park, settle, type Blocker, type Parked } from "../3-wait/parked.js";
+import type { Held, Listener, ListenerHost, Source } from "../3-wait/listeners.js";
 
 /** Acquire is a queued {@link Parked} acquire of `n` permits. */
-class Acquire extends Parked<void> {
+class Acquire implements Parked<void> {
+  declare prevSibling: Listener | null;
+  declare nextSibling: Listener | null;
+  declare attachedTo: ListenerHost | null;
+  declare promise: Promise<void>;
+  declare resolver: ((value: void) => void) | undefined;
+  declare rejecter: ((error: unknown) => void) | undefined;
+  declare source: Source | undefined;
+  declare blocks: Blocker | undefined;
+  declare holds: Held[] | undefined;
   prev: Acquire | null = null;
   next: Acquire | null = null;
   queued = true;
@@ -11,9 +21,12 @@ class Acquire extends Parked<void> {
     readonly sem: Semaphore,
     readonly n: number,
   ) {
-    super();
+    initParked(this);
   }
-  protected leave(): void {
+  ended(err: Error): void {
+    endParked(this, err);
+  }
+  leave(): void {
     this.sem.leave(this); // a granted one has left the queue already; one whose ctx ended never holds permits
   }
 }
@@ -74,7 +87,7 @@ export class Semaphore {
     if (this.#tail === null) this.#head = a;
     else this.#tail.next = a;
     this.#tail = a;
-    a.park(ctx, `semaphore acquire ${n}`); // queued first: the context may end the wait at once
+    park(a, ctx, `semaphore acquire ${n}`); // queued first: the context may end the wait at once
     return a.promise;
   }
 
@@ -117,7 +130,7 @@ export class Semaphore {
       if (this.#head === null) this.#tail = null;
       else this.#head.prev = null;
       a.next = null;
-      a.settle(undefined);
+      settle(a, undefined);
     }
   }
 }

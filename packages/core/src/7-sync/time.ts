@@ -3,8 +3,8 @@ import { checkContext, type Context } from "../2-context/context.js";
 import { Alarm } from "../3-wait/alarm.js";
 import { now } from "../1-base/clock.js";
 import { describe } from "../1-base/describe.js";
-import { attach, type Listener, type ListenerHost } from "../3-wait/listeners.js";
-import { Parked } from "../3-wait/parked.js";
+import { attach, type Held, type Listener, type ListenerHost, type Source } from "../3-wait/listeners.js";
+import { endParked, initParked, park, settle, type Blocker, type Parked } from "../3-wait/parked.js";
 import { tracker } from "../1-base/track.js";
 
 function checkMs(fn: string, ms: unknown): asserts ms is number {
@@ -14,19 +14,31 @@ function checkMs(fn: string, ms: unknown): asserts ms is number {
 }
 
 function wake(s: Sleep): void {
-  s.settle(undefined);
+  settle(s, undefined);
 }
 
 /** Sleep is a {@link Parked} wait that its own (ref'd) timer settles. */
-class Sleep extends Parked<void> {
+class Sleep implements Parked<void> {
+  declare prevSibling: Listener | null;
+  declare nextSibling: Listener | null;
+  declare attachedTo: ListenerHost | null;
+  declare promise: Promise<void>;
+  declare resolver: ((value: void) => void) | undefined;
+  declare rejecter: ((error: unknown) => void) | undefined;
+  declare source: Source | undefined;
+  declare blocks: Blocker | undefined;
+  declare holds: Held[] | undefined;
   readonly #alarm: Alarm<Sleep> | undefined;
   constructor(ctx: Context, ms: number) {
-    super();
+    initParked(this);
     this.#alarm = ms === Infinity ? undefined : new Alarm<Sleep>(now() + ms, wake, this, true);
     this.#alarm?.start();
-    this.park(ctx, `sleep ${ms}ms`);
+    park(this, ctx, `sleep ${ms}ms`);
   }
-  protected leave(): void {
+  ended(err: Error): void {
+    endParked(this, err);
+  }
+  leave(): void {
     this.#alarm?.stop();
   }
 }

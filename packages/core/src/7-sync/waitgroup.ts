@@ -1,14 +1,29 @@
 import { checkContext, type Context } from "../2-context/context.js";
 import { describe } from "../1-base/describe.js";
-import { Parked } from "../3-wait/parked.js";
+import { endParked, initParked, park, settle, type Blocker, type Parked } from "../3-wait/parked.js";
+import type { Held, Listener, ListenerHost, Source } from "../3-wait/listeners.js";
 import { go, type Task, type TaskOptions } from "../6-task/task.js";
 
 /** Wait is a {@link Parked} WaitGroup.wait. */
-class Wait extends Parked<void> {
-  constructor(readonly group: WaitGroup) {
-    super();
+class Wait implements Parked<void> {
+  declare prevSibling: Listener | null;
+  declare nextSibling: Listener | null;
+  declare attachedTo: ListenerHost | null;
+  declare promise: Promise<void>;
+  declare resolver: ((value: void) => void) | undefined;
+  declare rejecter: ((error: unknown) => void) | undefined;
+  declare source: Source | undefined;
+  declare blocks: Blocker | undefined;
+  declare holds: Held[] | undefined;
+  readonly group: WaitGroup;
+  constructor(group: WaitGroup) {
+    initParked(this);
+    this.group = group;
   }
-  protected leave(): void {
+  ended(err: Error): void {
+    endParked(this, err);
+  }
+  leave(): void {
     this.group.forget(this);
   }
 }
@@ -39,7 +54,7 @@ export class WaitGroup {
     if (next === 0 && this.#waiters.size > 0) {
       const waiters = this.#waiters;
       this.#waiters = new Set();
-      for (const w of waiters) w.settle(undefined);
+      for (const w of waiters) settle(w, undefined);
     }
   }
 
@@ -59,7 +74,7 @@ export class WaitGroup {
     if (this.#count === 0) return Promise.resolve();
     const w = new Wait(this);
     this.#waiters.add(w);
-    w.park(ctx, "WaitGroup.wait"); // registered first: the context may end the wait at once
+    park(w, ctx, "WaitGroup.wait"); // registered first: the context may end the wait at once
     return w.promise;
   }
 
