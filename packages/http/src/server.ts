@@ -74,7 +74,8 @@ export interface ShutdownReport {
   graceful: boolean;
   /**
    * cancelled lists the requests still running at the end of the grace period, whose contexts were cancelled,
-   * with how long each had run (to about 10 ms: the start is read from a clock that ticks every 10 ms).
+   * with how long each had run: to about 10 ms (more if the event loop was blocked when it began), since the start
+   * is read from a clock that ticks every 10 ms while requests arrive.
    */
   cancelled: Array<{ method: string; url: string; runningMs: number }>;
   /**
