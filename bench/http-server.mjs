@@ -6,7 +6,8 @@
 //                                                       door (express: requestListener, fastify:
 //                                                       serverFactory), hono fetch
 //                                                       (fetchHandler); for comparison runs,
-//                                                       fastify hook (an empty onRequest hook), express and
+//                                                       fastify hook (an empty onRequest hook), fastify begin
+//                                                       (a serverFactory calling only contexts.begin), express and
 //                                                       hono mw (an empty middleware), all without lifeline
 //   → sends { port } once listening; on { cmd: "cpu" } answers { cpuUs } (user + system, this process);
 //     on { cmd: "stats" } answers the lifeline counters (ours only).
@@ -52,7 +53,9 @@ async function make() {
     case "fastify": {
       const { default: Fastify } = await import("fastify");
       const { lifeline, ctxOf, serverFactory } = await import("@lifeline/http/fastify");
-      const app = variant === "door" ? Fastify({ serverFactory: serverFactory(contexts) }) : Fastify();
+      // begin (comparison runs): the ctx made and ended by HttpContexts alone, no plugin, nothing reads it.
+      const beginOnly = (handler) => http.createServer((req, res) => (contexts.begin(req, res), handler(req, res)));
+      const app = variant === "door" ? Fastify({ serverFactory: serverFactory(contexts) }) : variant === "begin" ? Fastify({ serverFactory: beginOnly }) : Fastify();
       if (ours) {
         await app.register(lifeline, { contexts });
         app.get("/", (req, reply) => reply.type("text/plain").send(ctxOf(req).err() === undefined ? BODY : "late\n"));

@@ -56,7 +56,10 @@ const FRAMEWORKS = [
 /** Comparison variants of bench/http-server.mjs, run with --compare=… (standalone only): a framework's own cost. */
 const COMPARE = {
   express: { mw: "an empty app.use((req, res, next) => next()), no lifeline" },
-  fastify: { hook: "an empty onRequest hook, no lifeline" },
+  fastify: {
+    hook: "an empty onRequest hook, no lifeline",
+    begin: "a serverFactory whose listener only calls contexts.begin(req, res), no plugin: begin + finish alone",
+  },
   hono: { mw: "an empty app.use((c, next) => next()), no lifeline" },
 };
 

@@ -19,6 +19,7 @@ import {
 import { ClientDisconnectedError, RequestTimeoutError, ResponseCompleted, ServerShutdownError } from "./errors.js";
 import { incomingBudget, rawBudget } from "./timeout-header.js";
 import { answer } from "./internal/settle.js";
+import { coarseNow } from "./internal/coarse-clock.js";
 
 /** HttpContextOptions configure {@link HttpContexts}. */
 export interface HttpContextOptions {
@@ -71,7 +72,11 @@ export interface ShutdownReport {
    * (and nothing was left open).
    */
   graceful: boolean;
-  /** cancelled lists the requests still running at the end of the grace period, whose contexts were cancelled. */
+  /**
+   * cancelled lists the requests still running at the end of the grace period, whose contexts were cancelled,
+   * with how long each had run: to about 10 ms (more if the event loop was blocked when it began), since the start
+   * is read from a clock that ticks every 10 ms while requests arrive.
+   */
   cancelled: Array<{ method: string; url: string; runningMs: number }>;
   /**
    * upgraded counts the upgraded connections (a 101 answer such as a WebSocket, or a CONNECT tunnel) still open
@@ -105,7 +110,8 @@ type Kind = typeof H1 | typeof COMPAT | typeof STREAM;
 
 /**
  * One in-flight request: what it is and since when (for the shutdown report), and everything needed to end its
- * context when its response closes.
+ * context when its response closes. One object per request holds it all, with the one function Node's 'close'
+ * event needs (`onClose`, capturing only the flight); what only a deadline needs is set only with a deadline.
  */
 class Flight {
   prev: Flight | null = null;
@@ -115,10 +121,13 @@ class Flight {
   stopAnswer: (() => unknown) | undefined = undefined;
   /** queuedOn is the connection a pipelined request waits on (its response has no socket yet). */
   queuedOn: Socket | null = null;
-  onQueuedClose: (() => void) | null = null;
+  /** onClose ends the request's context: the listener on the response's 'close' (and a queued request's connection's). */
+  readonly onClose = (): void => finishFlight(this);
   constructor(
     // eslint-disable-next-line lifeline/no-stored-context -- the flight lives exactly as long as its request
     public ctx: Context,
+    readonly owner: HttpContexts,
+    readonly end: CancelCauseFunc,
     readonly method: string,
     readonly url: string,
     readonly startedAt: number,
@@ -126,9 +135,10 @@ class Flight {
     readonly res: Responder,
     readonly socket: Socket | null,
     readonly stream: ServerHttp2Stream | null,
-    readonly end: CancelCauseFunc,
   ) {}
 }
+
+let finishFlight: (f: Flight) => void;
 
 /** Answer is an adapter's way to answer a passed deadline: `answer(status, target)`, target given to beginWith. */
 type Answer = (status: number, target: never) => void;
@@ -250,6 +260,7 @@ export class HttpContexts {
 
   static {
     beginWithImpl = (contexts, req, res, route, answer, target) => contexts.#beginNode(req, res, route, answer, target);
+    finishFlight = (f) => f.owner.#finish(f);
   }
 
   #beginNode(
@@ -372,7 +383,7 @@ export class HttpContexts {
   ): Context {
     this.stats.requests++;
     const [base, end] = withCancelCause(this.ctx);
-    const flight = new Flight(base, method, url, Date.now(), kind, res, socket, stream, end);
+    const flight = new Flight(base, this, end, method, url, coarseNow(), kind, res, socket, stream);
     if (gone) {
       // The response closed before its context was asked for (the client left while earlier middleware ran).
       flight.ended = true;
@@ -394,36 +405,40 @@ export class HttpContexts {
         }
       }
     }
-    if (Number.isFinite(timeout)) {
-      const [timed, stopTimer] = withTimeoutCause(base, timeout, new RequestTimeoutError(Math.max(0, timeout), source));
-      flight.ctx = timed;
-      flight.stopTimer = stopTimer;
-      flight.stopAnswer = afterFunc(timed, () => {
-        if (timed.err() !== DeadlineExceeded || res.writableEnded || res.headersSent) return;
-        this.#answered.add(timed);
-        this.#answerTimeout(flight, answer, target);
-      });
-    }
+    // Only a request with a deadline gets a timer context and the closures that answer it.
+    if (Number.isFinite(timeout)) this.#arm(flight, timeout, source, answer, target);
     this.#link(flight);
     // 'close' alone: Node emits it on every response, after 'finish' for one that was sent, and #left tells
-    // which it was; 'close' comes once and the response is garbage after it, so the listener stays. One
-    // closure, no property on the response: a new property on Express's prototype-switched `res` costs more
-    // than the closure (measured: the store was the hottest line of begin under Express).
-    res.on("close", () => this.#finish(flight));
+    // which it was; 'close' comes once and the response is garbage after it, so the listener stays. The
+    // flight's own function, no property on the response: a new property on Express's prototype-switched
+    // `res` costs more than the function (measured: the store was the hottest line of begin under Express).
+    res.on("close", flight.onClose);
     // A pipelined request queued behind another has no socket on its response yet, and Node emits neither
     // 'finish' nor 'close' on it if the connection closes first: watch the connection itself.
     if (kind === H1 && (res as ServerResponse).socket === null && socket !== null) {
       flight.queuedOn = socket;
-      flight.onQueuedClose = () => this.#finish(flight);
-      socket.once("close", flight.onQueuedClose);
+      socket.on("close", flight.onClose);
     }
     return flight.ctx;
+  }
+
+  /** arm gives the request its deadline: a timer context below its base, and the answer when it passes. */
+  #arm(flight: Flight, timeout: number, source: "server" | "header", answer: Answer | undefined, target: unknown): void {
+    const [timed, stopTimer] = withTimeoutCause(flight.ctx, timeout, new RequestTimeoutError(Math.max(0, timeout), source));
+    const res = flight.res;
+    flight.ctx = timed;
+    flight.stopTimer = stopTimer;
+    flight.stopAnswer = afterFunc(timed, () => {
+      if (timed.err() !== DeadlineExceeded || res.writableEnded || res.headersSent) return;
+      this.#answered.add(timed);
+      this.#answerTimeout(flight, answer, target);
+    });
   }
 
   #finish(f: Flight): void {
     if (f.ended) return;
     f.ended = true;
-    if (f.queuedOn !== null) f.queuedOn.removeListener("close", f.onQueuedClose!);
+    if (f.queuedOn !== null) f.queuedOn.removeListener("close", f.onClose);
     const ctx = f.ctx;
     const live = ctx.err() === undefined;
     if (live) f.stopAnswer?.();

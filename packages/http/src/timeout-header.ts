@@ -62,11 +62,12 @@ export function rawBudget(raw: readonly string[]): number | undefined {
   let grpcSeen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    // Cheap length checks first: almost every header is neither.
-    if (name.length === 10 && name.toLowerCase() === TIMEOUT_HEADER) {
+    // Cheap checks first (length, first letter): almost every header is neither, and lower-casing allocates.
+    const first = name.charCodeAt(0) | 0x20;
+    if (name.length === 10 && first === 0x74 && name.toLowerCase() === TIMEOUT_HEADER) {
       msSeen++;
       ms = raw[i + 1];
-    } else if (name.length === 12 && name.toLowerCase() === "grpc-timeout") {
+    } else if (name.length === 12 && first === 0x67 && name.toLowerCase() === "grpc-timeout") {
       grpcSeen++;
       grpc = raw[i + 1];
     }
