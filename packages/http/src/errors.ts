@@ -26,19 +26,32 @@ export class ClientDisconnectedError extends Error {
   }
 }
 
-/** RequestTimeoutError is the cause of a request context whose deadline passed (`err()` is DeadlineExceeded). */
+// Error.stackTraceLimit, when this runtime lets us set it (V8's, writable unless someone froze Error).
+const limitWritable = Object.getOwnPropertyDescriptor(Error, "stackTraceLimit")?.writable === true;
+
+/**
+ * RequestTimeoutError is the cause of a request context whose deadline passed (`err()` is DeadlineExceeded).
+ * It has no stack frames (`stack` is its name and message): it is made for every request that has a deadline,
+ * when the deadline is set, and a stack would show only lifeline's frames at that moment while costing ~3 µs
+ * per request (9% of a small request's CPU, measured).
+ */
 export class RequestTimeoutError extends Error {
   declare readonly name: "RequestTimeoutError";
   /** timeoutMs is the budget the request had; source says who set it: the route/server, or the caller's header. */
-  readonly timeoutMs: number;
-  readonly source: "server" | "header";
+  declare readonly timeoutMs: number;
+  declare readonly source: "server" | "header";
   constructor(timeoutMs: number, source: "server" | "header") {
-    super(`request timed out after ${Math.round(timeoutMs)} ms (${source === "header" ? "the caller's budget" : "server timeout"})`);
-    named(this, "RequestTimeoutError");
-    this.timeoutMs = timeoutMs;
-    this.source = source;
+    const message = `request timed out after ${Math.round(timeoutMs)} ms (${source === "header" ? "the caller's budget" : "server timeout"})`;
+    const limit = Error.stackTraceLimit;
+    if (limitWritable) Error.stackTraceLimit = 0;
+    super(message);
+    if (limitWritable) Error.stackTraceLimit = limit;
+    (this as { timeoutMs: number }).timeoutMs = timeoutMs;
+    (this as { source: string }).source = source;
   }
 }
+// On the prototype, not set per instance (a defineProperty per request).
+Object.defineProperty(RequestTimeoutError.prototype, "name", { value: "RequestTimeoutError", writable: false, enumerable: false, configurable: true });
 
 /** ServerShutdownError is the cause of request contexts cancelled because the server shut down past its grace period. */
 export class ServerShutdownError extends Error {

@@ -62,6 +62,19 @@ describe("HttpContexts", () => {
     assert.ok(why instanceof RequestTimeoutError);
     assert.equal(why.timeoutMs, 0);
     assert.equal(why.source, "header");
+    assert.equal(why.name, "RequestTimeoutError");
+    assert.equal(why.message, "request timed out after 0 ms (the caller's budget)");
+    assert.equal(String(why), "RequestTimeoutError: request timed out after 0 ms (the caller's budget)");
+    assert.ok(why instanceof Error);
+    assert.deepEqual(Object.keys(why), ["timeoutMs", "source"]);
+  });
+
+  it("RequestTimeoutError is made without stack frames, and leaves Error.stackTraceLimit as it was", () => {
+    const limit = Error.stackTraceLimit;
+    const e = new RequestTimeoutError(250, "server");
+    assert.equal(Error.stackTraceLimit, limit);
+    assert.equal(e.stack, "RequestTimeoutError: request timed out after 250 ms (server timeout)");
+    assert.equal(new Error("x").stack!.split("\n").length > 1, true, "other errors keep their frames");
   });
 
   it("a header budget longer than the route's timeout does not extend it", BOUND, async (t) => {
