@@ -46,7 +46,10 @@ function deadlineCtx(parent: Context, due: number, why: unknown): [ctx: Context,
  * fires early (deadlines beyond setTimeout's 2^31−1 ms are chained) and is cleared by `cancel`. By itself it
  * does not keep the process alive; while a lifeline call is blocked on the context (a recv or send, a
  * select on its done channel, a semaphore acquire, a WaitGroup wait) it does, until that call returns. Everything else is {@link withCancel}: call `cancel` as soon as the work is done, so
- * the timer is released now rather than at the deadline.
+ * the timer is released now rather than at the deadline. Every deadline shares one platform timer; when one
+ * passes, the context's abort listeners and `afterFunc` callbacks run in the async context
+ * (AsyncLocalStorage, on Node) the core was loaded in, not in the caller's: bind a callback that needs the
+ * caller's store (`AsyncResource.bind`).
  *
  * @throws TypeError if `parent` is not a Context, or `deadline` is NaN, not a number, or an invalid Date.
  */
