@@ -88,7 +88,14 @@ async function* rows<R extends pg.QueryResultRow>(
           queued = true;
           d.query(cur);
         }
-        cur.read(batchSize, (err, got) => settle(err ? { ok: false, error: err } : { ok: true, value: got }));
+        cur.read(batchSize, (err, got) => {
+          // The ctx ended while this fetch was on the wire, and the fetch stopped at its row limit first
+          // (PortalSuspended): no ReadyForQuery follows a suspended portal, so the fence would wait for one
+          // until the grace destroyed the connection. The loop ends at the next fetch anyway: close the
+          // portal now, and its Sync brings the ReadyForQuery that proves the connection idle.
+          if (!err && ctx.err() !== undefined && state() === "idle") cur.close(ignore);
+          settle(err ? { ok: false, error: err } : { ok: true, value: got });
+        });
         return {
           unsend: () => {
             if (state() !== "initialized") return false;
@@ -109,6 +116,8 @@ async function* rows<R extends pg.QueryResultRow>(
     if (pooled) (client as pg.PoolClient).release(unhealthy(client, failure));
   }
 }
+
+function ignore(): void {}
 
 /** closePortal sends Close + Sync and waits for ReadyForQuery, bounded by `graceMs`, else destroys the connection. */
 async function closePortal(cur: PgCursor, client: pg.ClientBase, graceMs: number): Promise<void> {

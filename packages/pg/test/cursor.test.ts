@@ -2,7 +2,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { assertNoLeaks } from "@lifeline/testing";
 import { background, Canceled, withCancel } from "@lifeline/core";
-import { backends, cursor, query } from "@lifeline/pg";
+import { backends, connect, cursor, query, type StopReport } from "@lifeline/pg";
 import pg from "pg";
 import { activePid, admin, backend, DB, newPool, notActive } from "./support.js";
 
@@ -80,6 +80,42 @@ describe("cursor", () => {
       assert.equal(await notActive(pid), "idle");
       assert.equal((await query(background(), pool, "select pg_backend_pid() as pid")).rows[0]!.pid, pid, "reused");
     } finally {
+      await pool.end();
+    }
+  });
+
+  it("keeps the connection when the ctx ends while a fetch is on the wire and the fetch finishes first", async () => {
+    // A fetch that stops at its row limit ends with PortalSuspended, which no ReadyForQuery follows: the
+    // fence must not wait for one that never comes (and destroy the connection when the grace runs out).
+    const { pool } = newPool("cursor-suspended", { max: 1 });
+    const client = await connect(background(), pool);
+    try {
+      const pid = (await query(background(), client, "select pg_backend_pid() as pid")).rows[0]!.pid as number;
+      const [ctx, cancel] = withCancel(background());
+      const conn = (client as unknown as { connection: { once(e: string, f: () => void): void } }).connection;
+      // The first batch is complete on our side (its callback still to come): the ctx ends now.
+      conn.once("portalSuspended", () => cancel());
+      const stops: StopReport[] = [];
+      let n = 0;
+      await assert.rejects(
+        (async () => {
+          for await (const row of cursor(ctx, client, "select i from generate_series(1, 1000) i", [], { batchSize: 10, graceMs: 5_000, onStop: (r) => stops.push(r) })) {
+            void row;
+            n++;
+          }
+        })(),
+        (e) => e === Canceled,
+      );
+      assert.equal(n, 10, "the batch in hand, then it stops");
+      assert.deepEqual(
+        stops.map((s) => s.stoppedBy),
+        ["cancel"],
+      );
+      assert.equal(client.getTransactionStatus(), "I");
+      assert.equal((await query(background(), client, "select pg_backend_pid() as pid")).rows[0]!.pid, pid, "the same connection, kept");
+      assert.equal((await backend(pid))!.state, "idle", "no portal left open");
+    } finally {
+      client.release();
       await pool.end();
     }
   });
