@@ -91,6 +91,9 @@ async function run(
       if (own.err() !== undefined && why instanceof MaxBufferError) throw why;
       throw error;
     }
+    // Over the limit once the command had exited by itself: nothing was left to stop, but the output is cut.
+    const why = cause(own);
+    if (why instanceof MaxBufferError) throw why;
     const stderrBytes = Buffer.concat(errOut);
     if (result.exitCode !== 0) {
       throw new ExitError(command, result.exitCode, result.signal, stderrBytes.subarray(-TAIL_BYTES).toString("utf8"));

@@ -90,6 +90,8 @@ describe("exec", () => {
       assert.equal(e.stream, "stdout");
       return true;
     });
+    // The same when the command has already exited by the time the output goes over the limit.
+    await assert.rejects(exec(background(), "head", ["-c", "5000", "/dev/zero"], { maxBuffer: 1000 }), (e) => e instanceof MaxBufferError);
   });
 
   it("does not hang on a grandchild that holds stdout open: waitDelayMs bounds the wait, and the leftover is killed", async () => {
@@ -166,6 +168,33 @@ describe("spawn", () => {
     const child = spawn(background(), "sh", ["-c", "exit 7"], { stdio: "ignore" });
     assert.deepEqual(await child.wait(), { exitCode: 7, signal: null, stoppedBy: "exit", pipesClosed: false });
     assert.equal(child.stoppedBy, "exit");
+  });
+
+  it("keeps the result of a command that exited by itself before its context ended: the ctx stopped nothing", async () => {
+    // The pipes stay open after sh exits: a process that left the group (setsid) holds stdout and reads fd 3
+    // until we end it. It says `ready` once out of the group; sh then exits when told to on stdin. The ctx
+    // ends between the exit and the pipes' close, with nothing left in the group.
+    const [ctx, cancel] = withCancel(background());
+    const stops: StopReport[] = [];
+    const child = spawn(ctx, "sh", ["-c", "setsid sh -c 'echo ready; cat <&3 >/dev/null' & read go; echo done"], {
+      stdio: ["pipe", "pipe", "ignore", "pipe"],
+      waitDelayMs: 10_000,
+      onStop: (r) => stops.push(r),
+    });
+    const holder = child.stdio[3] as NodeJS.WritableStream;
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += String(d);
+      if (out === "ready\n") child.stdin!.end("go\n");
+    });
+    child.once("exit", () => {
+      cancel();
+      setImmediate(() => holder.end());
+    });
+    assert.deepEqual(await child.wait(), { exitCode: 0, signal: null, stoppedBy: "exit", pipesClosed: false });
+    assert.equal(child.stoppedBy, "exit");
+    assert.deepEqual(stops, []);
+    assert.equal(out, "ready\ndone\n");
   });
 
   it("shows the caller's task as blocked on `process wait`", async () => {
