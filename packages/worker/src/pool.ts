@@ -99,6 +99,12 @@ function checkNumber(fn: string, name: string, v: unknown, min: number): void {
   }
 }
 
+function checkOptions(fn: string, options: unknown): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${fn}: options must be an object, got \`${String(options)}\` (${typeof options})`);
+  }
+}
+
 /**
  * WorkerPool runs tasks on a fixed number of worker threads, each running one task at a time, and stops a
  * task whose context ends with a ladder: (1) cooperative — the task's context inside the worker ends (its
@@ -125,12 +131,13 @@ export class WorkerPool<I = unknown, O = unknown> {
   readonly #terminating = new Set<Promise<unknown>>();
 
   /**
-   * @throws TypeError if `url` is not a URL or a string, or an option is out of range.
+   * @throws TypeError if `url` is not a URL or a string, `options` not an object, or an option is out of range.
    */
   constructor(url: URL | string, options: WorkerPoolOptions = {}) {
     if (!(url instanceof URL) && typeof url !== "string") {
       throw new TypeError(`WorkerPool: url must be a URL or a path, got \`${String(url)}\` (${typeof url})`);
     }
+    checkOptions("WorkerPool", options);
     const { size = 4, graceMs = 1000, workerOptions = {} } = options;
     checkNumber("WorkerPool", "size", size, 1);
     checkNumber("WorkerPool", "graceMs", graceMs, 0);
@@ -163,10 +170,11 @@ export class WorkerPool<I = unknown, O = unknown> {
    * while running the task rejects with {@link WorkerCrashedError}; other tasks are not affected. A thread that
    * cannot be created (Node's `new Worker` throws: a bad path or worker option) rejects the task with that error.
    *
-   * @throws TypeError (synchronously) if `ctx` is not a Context or an option is malformed.
+   * @throws TypeError (synchronously) if `ctx` is not a Context, `options` not an object, or an option is malformed.
    */
   run(ctx: Context, input: I, options: RunOptions = {}): Promise<O> {
     if (!isContext(ctx)) throw new TypeError(`WorkerPool.run: ctx must be a Context, got \`${String(ctx)}\` (${typeof ctx})`);
+    checkOptions("WorkerPool.run", options);
     const { transfer = [], onStop } = options;
     if (!Array.isArray(transfer)) throw new TypeError(`WorkerPool.run: options.transfer must be an array, got \`${String(transfer)}\``);
     if (onStop !== undefined && typeof onStop !== "function") {

@@ -320,6 +320,11 @@ describe("WorkerPool.run", () => {
     const p = pool(1, 1000);
     assert.throws(() => p.run(undefined as never, { op: "threadId" }), /WorkerPool.run: ctx must be a Context, got `undefined`/);
     assert.throws(() => p.run(background(), { op: "threadId" }, { transfer: 3 as never }), /options.transfer must be an array/);
+    // Options that are not an object are refused by name, not destructured (null threw a bare TypeError, and a
+    // number, e.g. a size given in place of the options, was taken for the defaults).
+    assert.throws(() => new WorkerPool(TASKS, 8 as never), /WorkerPool: options must be an object, got `8` \(number\)/);
+    assert.throws(() => new WorkerPool(TASKS, null as never), /WorkerPool: options must be an object, got `null` \(object\)/);
+    assert.throws(() => p.run(background(), { op: "threadId" }, null as never), /WorkerPool.run: options must be an object, got `null` \(object\)/);
     await p.close(background());
   });
 });
