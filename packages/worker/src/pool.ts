@@ -10,6 +10,7 @@ import {
   fromWire,
   KIND_CANCELED,
   KIND_DEADLINE,
+  seqAfter,
   toWire,
   type DoneMessage,
   type EndMessage,
@@ -91,7 +92,7 @@ interface Thread {
   crash: unknown;
 }
 
-let nextSeq = 1;
+let lastSeq = 0;
 
 function checkNumber(fn: string, name: string, v: unknown, min: number): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || (name === "size" && !Number.isInteger(v))) {
@@ -190,7 +191,7 @@ export class WorkerPool<I = unknown, O = unknown> {
       reject = rej;
     });
     const job: Job = {
-      seq: nextSeq++,
+      seq: (lastSeq = seqAfter(lastSeq)),
       ctx,
       input,
       transfer,
@@ -317,6 +318,9 @@ export class WorkerPool<I = unknown, O = unknown> {
     thread.job = undefined;
     thread.worker.unref();
     if (job.state === STOPPING) {
+      // The thread goes on to other tasks: clear the flag, so that the seq it holds cannot match a later task
+      // once the numbers wrap (seqAfter).
+      Atomics.store(thread.flag, FLAG_SEQ, 0);
       this.#finish(job, "cooperative", job.ctx.err());
     } else if (d.expired === true) {
       // The worker's copy of the deadline stopped the task before this thread's timer fired (this thread was busy):

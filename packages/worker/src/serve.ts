@@ -182,7 +182,9 @@ export function serve<I = unknown, O = unknown>(fn: TaskFunction<I, O>, options?
       running = start(port, fn, name, flag, drain, r.seq, r.input, deadline, () => (running = undefined));
       const e = early;
       early = undefined;
-      if (e !== undefined) onEnd(e);
+      // Only this task's own: an end kept for an older task (it came after that task's reply) is dropped here,
+      // not kept until the numbers wrap round to it (seqAfter).
+      if (e !== undefined && e.seq === r.seq) onEnd(e);
     }
   });
 }

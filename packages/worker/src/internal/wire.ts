@@ -8,6 +8,15 @@ export const FLAG_SEQ = 0;
 export const FLAG_KIND = 1;
 export const FLAG_SLOTS = 2;
 
+/**
+ * seqAfter returns the number of the task after task `seq`: 1 after 2^31 − 1. A seq is stored in the flag's
+ * Int32Array slot and compared there with the task's own, so it must stay in int32's positive range (2^31 would
+ * be stored as -2^31 and never match), and never be 0, what a cleared slot holds.
+ */
+export function seqAfter(seq: number): number {
+  return seq >= 0x7fff_ffff ? 1 : seq + 1;
+}
+
 /** How the caller's context ended: KIND_CANCELED for Canceled, KIND_DEADLINE for DeadlineExceeded. */
 export const KIND_CANCELED = 1;
 export const KIND_DEADLINE = 2;
