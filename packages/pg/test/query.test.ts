@@ -4,6 +4,8 @@ import { assertNoLeaks } from "@lifeline/testing";
 import { background, Canceled, DeadlineExceeded, go, withCancel, withTimeout } from "@lifeline/core";
 import { connect, query, withTx, type StopReport } from "@lifeline/pg";
 import pg from "pg";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { activePid, admin, appBackends, backend, DB, newPool, notActive, proxy, waitFor } from "./support.js";
 
 describe("query", () => {
@@ -156,6 +158,30 @@ describe("query", () => {
       cancel();
       await assert.rejects(Promise.resolve(task), (e) => e === Canceled);
     } finally {
+      await pool.end();
+    }
+  });
+
+  it("keeps nothing of a query whose parameters pg cannot serialize, under a ctx that lives on", async () => {
+    // pg fails such a query inside the call (its Bind throws), before lifeline armed its watch on the ctx: the
+    // watch must not be armed then, or it holds the statement and its parameters until the ctx ends.
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const { pool } = newPool("bind-error", { max: 1 });
+    const [ctx, cancel] = withCancel(background());
+    try {
+      let param: { n: bigint } | undefined = { n: 1n };
+      const ref = new WeakRef(param);
+      await assert.rejects(query(ctx, pool, "select $1::jsonb", [param]), /BigInt/);
+      param = undefined;
+      await query(background(), pool, "select 1"); // pg is done with the failed statement: its Sync was answered
+      for (let i = 0; i < 3 && ref.deref() !== undefined; i++) {
+        await new Promise((r) => setImmediate(r)); // a WeakRef read in this job keeps its target for the job
+        gc();
+      }
+      assert.equal(ref.deref(), undefined, "the parameters are still reachable from the live ctx");
+    } finally {
+      cancel();
       await pool.end();
     }
   });

@@ -123,6 +123,9 @@ function enter<T>(
       reject(error);
       return;
     }
+    // pg can fail an operation inside start (a parameter its Bind cannot serialize): it has settled, and a watch
+    // armed now would hold it, parameters and all, until the ctx ends.
+    if (outcome !== undefined) return;
     stop = afterFunc(ctx, () => {
       if (outcome === undefined) stopping = stopOp(ctx, client, op, settle, o, what);
     });
