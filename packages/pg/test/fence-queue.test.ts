@@ -2,8 +2,8 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { assertNoLeaks } from "@lifeline/testing";
-import { background, withCancel } from "@lifeline/core";
-import { query } from "@lifeline/pg";
+import { background, Canceled, withCancel } from "@lifeline/core";
+import { query, type StopReport } from "@lifeline/pg";
 import pg from "pg";
 import { activePid, admin, DB, appName } from "./support.js";
 
@@ -72,6 +72,42 @@ describe("fence and pg's own queue", () => {
       );
       const rb = await b;
       assert.equal(rb.rows[0]!.b, "");
+    } finally {
+      relay.release();
+      await client.end().catch(() => {});
+      await relay.close();
+    }
+  });
+
+  it("a call made while a cancelled one's fence is up leaves at once when its own ctx ends, and says so", async () => {
+    const relay = await holdingRelay();
+    const name = appName("fence-wait");
+    const client = new pg.Client({ ...DB, port: relay.port, application_name: name });
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      const [ctxA, cancelA] = withCancel(background());
+      const a = query(ctxA, client, "select pg_sleep(30)", [], { graceMs: 60_000, cancelTimeoutMs: 60_000 });
+      await activePid(name, "pg_sleep(30)");
+      cancelA(); // the CancelRequest is held by the relay: A's fence stays up
+      await new Promise((r) => setImmediate(r));
+      const [ctxB, cancelB] = withCancel(background());
+      const stops: StopReport[] = [];
+      let b: unknown = "pending";
+      query(ctxB, client, "select 'never sent'", [], { onStop: (r) => stops.push(r) }).then(
+        () => (b = "resolved"),
+        (e: unknown) => (b = e),
+      );
+      cancelB();
+      await new Promise((r) => setImmediate(r)); // every microtask has run: a call that left has settled
+      assert.equal(b, Canceled, "B waited on A's fence although its own ctx had ended");
+      assert.deepEqual(
+        stops.map((r) => r.stoppedBy),
+        ["not-sent"],
+      );
+      relay.release();
+      await assert.rejects(a, (e) => e === Canceled);
+      assert.equal((await query(background(), client, "select 'after' as x")).rows[0]!.x, "after");
     } finally {
       relay.release();
       await client.end().catch(() => {});

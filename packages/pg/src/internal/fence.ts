@@ -56,7 +56,9 @@ export function guard<T>(
   start: (settle: (outcome: Outcome<T>) => void) => Op,
 ): Promise<T> {
   const st = stateOf(client);
-  if (st.fence === undefined && st.broken === undefined && ctx.err() === undefined && (st.inflight > 0 || st.turns.length > 0)) {
+  // A fence is up only while the cancelled call it guards is in flight (it settles past its fence), so a call
+  // made then waits its turn too, and leaves it at once if its own ctx ends first.
+  if (st.broken === undefined && ctx.err() === undefined && (st.inflight > 0 || st.turns.length > 0)) {
     return nextTurn(ctx, client, o, what, start, st);
   }
   return enter(ctx, client, o, what, start, st);
