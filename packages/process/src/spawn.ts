@@ -103,7 +103,7 @@ const PROBE_MAX_MS = 16; // the probe backs off from 1 ms to this
  * spawn starts `command` with `args` (Node's `child_process.spawn`) in its own process group and returns the
  * ChildProcess, plus `wait()` and `stoppedBy`. When `ctx` ends before the command has been waited for,
  * the ladder runs: SIGTERM to the group; SIGKILL to the group `graceMs` later if anything in it is still
- * alive. A command that had already exited by itself, with nothing left in its group, is not stopped: its
+ * alive. A command that had already exited by itself, with nothing left running in its group, is not stopped: its
  * result stands. Once the command has exited, the wait for its stdio to close is bounded by `waitDelayMs`. If this
  * process exits normally (or calls process.exit) first, the groups not yet waited for are SIGKILLed.
  *
@@ -226,10 +226,10 @@ export function spawn(ctx: Context, command: string, args: readonly string[] = [
 
   const stop = (): void => {
     if (settled || stopping) return;
-    // The command exited by itself and nothing is left in its group: only its pipes were still closing. The
-    // ctx stopped nothing, so the exit stands (as Go's exec does when the process already finished), and
-    // the wait goes on, still bounded by waitDelayMs.
-    if (exited !== undefined && !(POSIX && pid !== undefined && killGroup(pid, 0))) return;
+    // The command exited by itself and nothing is left running in its group (a zombie nobody reaps still takes
+    // signals: /proc tells): only its pipes were still closing. The ctx stopped nothing, so the exit stands (as
+    // Go's exec does when the process already finished), and the wait goes on, still bounded by waitDelayMs.
+    if (exited !== undefined && !(POSIX && pid !== undefined && killGroup(pid, 0) && (groupMembers(pid)?.length ?? 1) > 0)) return;
     stopping = true;
     endedAt = performance.now();
     if (!signalGroup("SIGTERM")) {

@@ -197,6 +197,39 @@ describe("spawn", () => {
     assert.equal(out, "ready\ndone\n");
   });
 
+  it("keeps the result when all its group holds after the exit is a zombie nobody reaps", async () => {
+    // As under a PID 1 that does not reap (node itself in a container): a zombie still takes signals, so only
+    // /proc tells that nothing in the group runs. Perl: C1 forks C2, which exits and is never reaped; C1 leaves
+    // the group and holds stdout until our stdin ends; the leader exits once C1 is out.
+    const script = [
+      "use POSIX ();",
+      "pipe(my $r, my $w);",
+      "if (fork == 0) {",
+      "  close $r; pipe(my $zr, my $zw);",
+      "  POSIX::_exit(0) if fork == 0;",
+      "  close $zw; my $eof = <$zr>;",
+      "  POSIX::setpgid(0, 0);",
+      '  print $w "out\\n"; close $w;',
+      "  1 while <STDIN>;",
+      "  POSIX::_exit(0);",
+      "}",
+      'close $w; my $m = <$r>; print "done\\n";',
+    ].join("\n");
+    const [ctx, cancel] = withCancel(background());
+    const stops: StopReport[] = [];
+    const child = spawn(ctx, "perl", ["-e", script], { stdio: ["pipe", "pipe", "inherit"], waitDelayMs: 10_000, onStop: (r) => stops.push(r) });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += String(d)));
+    child.once("exit", () => {
+      assert.ok(groupMembers(child.pid!).length === 0, "nothing alive in the group");
+      cancel();
+      setImmediate(() => child.stdin!.end());
+    });
+    assert.deepEqual(await child.wait(), { exitCode: 0, signal: null, stoppedBy: "exit", pipesClosed: false });
+    assert.deepEqual(stops, []);
+    assert.equal(out, "done\n");
+  });
+
   it("shows the caller's task as blocked on `process wait`", async () => {
     const [ctx, cancel] = withCancel(background());
     const t = go(ctx, (c) => spawn(c, "sleep", ["100"], { stdio: "ignore" }).wait(), { name: "export" });
