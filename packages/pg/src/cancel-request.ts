@@ -16,7 +16,8 @@ const SSL_CODE = 80877103; // 1234 << 16 | 5679 (SSLRequest)
  * The request goes on a new socket to the address the client is actually connected to (the live socket's
  * peer, as pgx does: the configured host list may name several servers or a load balancer), with the same
  * transport security as the client: over TLS when the client's socket is TLS (SSLRequest first, or direct
- * TLS when the client negotiated it directly), never the key in plaintext on a connection that had TLS.
+ * TLS, with ALPN `postgresql`, when the client negotiated it directly), never the key in plaintext on a
+ * connection that had TLS.
  * It writes the 16-byte message (length, code 80877102, backend PID, secret key) and reads to EOF, bounded
  * by `timeoutMs`, after which the socket is destroyed. Key lengths other than 4 bytes (protocol 3.2) are
  * sent as given.
@@ -60,7 +61,10 @@ export function sendCancelRequest(client: pg.ClientBase, timeoutMs: number): Pro
       s.on("close", () => finish("eof"));
     };
     const overTls = (raw: net.Socket): void => {
-      const secured = tls.connect({ ...tlsOptions, socket: raw, ...(servername ? { servername } : {}) });
+      // Direct TLS needs ALPN `postgresql`, as pg's own connection sends it: PostgreSQL 17 drops a direct TLS
+      // connection without it unread, which would still end in EOF here, as if the cancel had been delivered.
+      const alpn = direct ? { ALPNProtocols: ["postgresql"] } : {};
+      const secured = tls.connect({ ...tlsOptions, ...alpn, socket: raw, ...(servername ? { servername } : {}) });
       sockets.push(secured);
       secured.on("error", () => finish("error"));
       secured.once("secureConnect", () => {

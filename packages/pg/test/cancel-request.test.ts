@@ -21,6 +21,7 @@ interface Seen {
   tlsCancels: { pid: number; key: number }[];
   plainCancels: { pid: number; key: number }[];
   sslRequests: number;
+  noAlpn: number;
 }
 
 /** frames reads length-prefixed untyped messages (startup phase: Int32 length first) from a socket. */
@@ -37,8 +38,13 @@ function onFrame(sock: net.Socket, f: (msg: Buffer) => void): void {
   });
 }
 
-async function responder(): Promise<{ port: number; seen: Seen; refuseTls: { on: boolean }; close(): Promise<void> }> {
-  const seen: Seen = { tlsCancels: [], plainCancels: [], sslRequests: 0 };
+/**
+ * responder speaks PostgreSQL's startup over TLS after an SSLRequest, or (direct) over TLS from the first byte, as
+ * PostgreSQL 17's direct SSL negotiation does: then, like the server, it drops a connection that did not negotiate
+ * ALPN `postgresql` before reading anything (counted in `seen.noAlpn`).
+ */
+async function responder(direct = false): Promise<{ port: number; seen: Seen; refuseTls: { on: boolean }; close(): Promise<void> }> {
+  const seen: Seen = { tlsCancels: [], plainCancels: [], sslRequests: 0, noAlpn: 0 };
   const refuseTls = { on: false };
   const sockets = new Set<net.Socket>();
   const session = (sock: net.Socket, secure: boolean): void => {
@@ -74,12 +80,24 @@ async function responder(): Promise<{ port: number; seen: Seen; refuseTls: { on:
       }
     });
   };
-  const server = net.createServer((sock) => {
-    sockets.add(sock);
-    sock.on("error", () => {});
-    sock.on("close", () => sockets.delete(sock));
-    session(sock, false);
-  });
+  const server = direct
+    ? tls.createServer({ key: KEY, cert: CERT, ALPNProtocols: ["postgresql"] }, (secured) => {
+        sockets.add(secured);
+        secured.on("error", () => {});
+        secured.on("close", () => sockets.delete(secured));
+        if (secured.alpnProtocol !== "postgresql") {
+          seen.noAlpn++;
+          secured.destroy();
+          return;
+        }
+        session(secured, true);
+      })
+    : net.createServer((sock) => {
+        sockets.add(sock);
+        sock.on("error", () => {});
+        sock.on("close", () => sockets.delete(sock));
+        session(sock, false);
+      });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     port: (server.address() as net.AddressInfo).port,
@@ -104,6 +122,22 @@ describe("sendCancelRequest", () => {
       assert.deepEqual(r.seen.tlsCancels, [{ pid: PID, key: SECRET }]);
       assert.deepEqual(r.seen.plainCancels, [], "the key never travels in plaintext");
       assert.equal(r.seen.sslRequests, 2, "one for the connection, one for the cancel");
+    } finally {
+      await client.end();
+      await r.close();
+    }
+  });
+
+  it("sends it over direct TLS, with ALPN `postgresql`, when the connection negotiated TLS directly", async () => {
+    const r = await responder(true);
+    const client = new pg.Client({ host: "127.0.0.1", port: r.port, user: "u", database: "d", ssl: { ca: CERT }, sslnegotiation: "direct" } as pg.ClientConfig);
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      assert.equal(await sendCancelRequest(client, 5000), "eof");
+      assert.deepEqual(r.seen.tlsCancels, [{ pid: PID, key: SECRET }], "the server read the cancel");
+      assert.equal(r.seen.noAlpn, 0, "a direct TLS connection without ALPN is dropped unread");
+      assert.equal(r.seen.sslRequests, 0);
     } finally {
       await client.end();
       await r.close();
