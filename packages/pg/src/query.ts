@@ -11,6 +11,9 @@ export type Queryable = pg.Pool | pg.ClientBase;
 // The server-side limit is the time left plus this margin, so that our own CancelRequest at the deadline is
 // the normal path and statement_timeout the backstop for when this process is gone.
 const SERVER_MARGIN_MS = 20;
+// statement_timeout is an int of milliseconds: a deadline further away (~24.8 days) is no limit the server can
+// hold, and a larger value fails the statement (22023); it is sent as no deadline.
+const MAX_SERVER_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** QueryShape is the part of pg's (untyped) Query class that Statement uses. */
 interface QueryShape {
@@ -111,7 +114,8 @@ class Statement extends QueryBase {
  *   its result: the server's answer stands.
  * - `ctx` has a deadline: the time left (plus 20 ms) is sent as this statement's `statement_timeout` in
  *   the same round trip, so the server stops it near the deadline even if this process dies (see
- *   `serverTimeout`); a server timeout that fires first rejects with `DeadlineExceeded`.
+ *   `serverTimeout`); a server timeout that fires first rejects with `DeadlineExceeded`. A deadline further
+ *   away than `statement_timeout` can hold (2^31 − 1 ms, ~24.8 days) is sent as none.
  * - From a pool: the client goes back only if it is healthy and idle outside a transaction; otherwise it
  *   is released with an error, which makes the pool drop it.
  *
@@ -196,7 +200,7 @@ function prelude(ctx: Context, client: pg.ClientBase, o: Resolved): string | und
   const status = driver(client).getTransactionStatus();
   if (status === "I") localLimit(client, false);
   const left = remaining(ctx);
-  if (left === Infinity) {
+  if (left === Infinity || Math.ceil(left) + SERVER_MARGIN_MS > MAX_SERVER_TIMEOUT_MS) {
     // Inside a transaction a limit set by an earlier statement stays until the transaction ends: a
     // statement without a deadline gets the session's own setting back.
     if (status === "T" && localLimit(client, false)) {

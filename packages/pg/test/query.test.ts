@@ -127,6 +127,29 @@ describe("query", () => {
     }
   });
 
+  it("sends no server-side limit for a deadline further away than statement_timeout can hold (2^31-1 ms, ~24.8 days)", async () => {
+    const { pool } = newPool("far-deadline", { max: 1 });
+    try {
+      const [ctx, cancel] = withTimeout(background(), 30 * 86_400_000);
+      after(cancel);
+      const simple = await query(ctx, pool, "select current_setting('statement_timeout') as t");
+      const extended = await query(ctx, pool, "select current_setting('statement_timeout') as t, $1::int as x", [7]);
+      assert.deepEqual([simple.rows[0]!.t, extended.rows[0]!.t], ["0", "0"], "the session's own setting");
+      // Inside a transaction whose BEGIN carried a near limit, a far deadline gets the session's setting back.
+      await withTx(ctx, pool, async (_, tx) => {
+        const [near, stop] = withTimeout(background(), 5000);
+        try {
+          await query(near, tx, "select 1");
+        } finally {
+          stop();
+        }
+        assert.equal((await query(ctx, tx, "select current_setting('statement_timeout') as t")).rows[0]!.t, "0");
+      });
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("names the task in a comment that pg_stat_activity shows", async () => {
     const { pool, name } = newPool("label", { max: 1 });
     try {
