@@ -36,12 +36,12 @@ export interface WaitResult {
 
 /** LadderOptions are the stop ladder's settings, shared by {@link spawn} and {@link exec}. */
 export interface LadderOptions {
-  /** graceMs is how long the group has after SIGTERM before SIGKILL. Default: 5000. */
+  /** graceMs is how long the group has after SIGTERM before SIGKILL. Default: 5000; at most 2^31 − 1. */
   readonly graceMs?: number;
   /**
    * waitDelayMs bounds the wait for the command's stdio to close once it has exited (Go's `Cmd.WaitDelay`).
    * When it passes, whatever is left in the command's process group is killed and the pipes are closed.
-   * Default: 1000.
+   * Default: 1000; at most 2^31 − 1.
    */
   readonly waitDelayMs?: number;
   /** onStop hears how the command was stopped, if its context ended before it finished. */
@@ -89,8 +89,9 @@ export function checkCommand(fn: string, ctx: unknown, command: unknown, args: u
   }
   for (const k of ["graceMs", "waitDelayMs"]) {
     const v = o[k];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
-      throw new TypeError(`${fn}: options.${k} must be a number of milliseconds ≥ 0, got ${describe(v)}`);
+    // A timer longer than 2^31 − 1 ms fires after 1 ms (TimeoutOverflowWarning): refused, not run early.
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 2 ** 31 - 1)) {
+      throw new TypeError(`${fn}: options.${k} must be a number of milliseconds in [0, 2147483647], got ${describe(v)}`);
     }
   }
   if (o.onStop !== undefined && typeof o.onStop !== "function") throw new TypeError(`${fn}: options.onStop must be a function, got ${describe(o.onStop)}`);

@@ -129,7 +129,10 @@ describe("exec", () => {
     assert.throws(() => exec(background(), "echo", ["a"], { shell: true }), /exec: shell with arguments/);
     assert.throws(() => spawn(background(), "echo", [1 as never]), /spawn: args must be an array of strings/);
     assert.throws(() => spawn(background(), "echo", [], { signal: new AbortController().signal } as never), /spawn: options.signal is lifeline's/);
-    assert.throws(() => spawn(background(), "echo", [], { graceMs: -1 }), /spawn: options.graceMs must be a number of milliseconds ≥ 0, got `-1`/);
+    assert.throws(() => spawn(background(), "echo", [], { graceMs: -1 }), /spawn: options.graceMs must be a number of milliseconds in \[0, 2147483647\], got `-1`/);
+    // A timer longer than 2^31 - 1 ms fires after 1 ms (TimeoutOverflowWarning): refused, not run early.
+    assert.throws(() => spawn(background(), "echo", [], { graceMs: 2 ** 31 }), /spawn: options.graceMs must be a number of milliseconds in \[0, 2147483647\], got `2147483648`/);
+    assert.throws(() => exec(background(), "echo", [], { waitDelayMs: 1e10 }), /exec: options.waitDelayMs must be a number of milliseconds in \[0, 2147483647\], got `10000000000`/);
   });
 });
 

@@ -45,7 +45,7 @@ export interface WorkerPoolOptions {
   readonly size?: number;
   /**
    * graceMs is how long a task may keep running after its context ended before its thread is terminated.
-   * Default: 1000. 0 terminates at once.
+   * Default: 1000. 0 terminates at once. At most 2^31 − 1 (~24.8 days), the longest delay a timer takes.
    */
   readonly graceMs?: number;
   /** workerOptions go to each `new Worker(url, workerOptions)` (e.g. `resourceLimits`, `env`, `workerData`). */
@@ -94,9 +94,13 @@ interface Thread {
 
 let lastSeq = 0;
 
-function checkNumber(fn: string, name: string, v: unknown, min: number): void {
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || (name === "size" && !Number.isInteger(v))) {
-    throw new TypeError(`${fn}: ${name} must be ${name === "size" ? "an integer" : "a number"} ≥ ${min}, got \`${String(v)}\` (${typeof v})`);
+// The longest delay a timer takes: a longer one fires after 1 ms (TimeoutOverflowWarning).
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkNumber(fn: string, name: string, v: unknown, min: number, max = Infinity): void {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (name === "size" && !Number.isInteger(v))) {
+    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw new TypeError(`${fn}: ${name} must be ${name === "size" ? "an integer" : "a number"} ${range}, got \`${String(v)}\` (${typeof v})`);
   }
 }
 
@@ -141,7 +145,7 @@ export class WorkerPool<I = unknown, O = unknown> {
     checkOptions("WorkerPool", options);
     const { size = 4, graceMs = 1000, workerOptions = {} } = options;
     checkNumber("WorkerPool", "size", size, 1);
-    checkNumber("WorkerPool", "graceMs", graceMs, 0);
+    checkNumber("WorkerPool", "graceMs", graceMs, 0, MAX_TIMER_MS);
     this.#url = url;
     this.#size = size;
     this.#graceMs = graceMs;

@@ -316,7 +316,9 @@ describe("WorkerPool.run", () => {
   it("rejects bad input with a TypeError naming the function and the value", async () => {
     assert.throws(() => new WorkerPool(3 as never), /WorkerPool: url must be a URL or a path, got `3` \(number\)/);
     assert.throws(() => new WorkerPool(TASKS, { size: 0 }), /WorkerPool: size must be an integer ≥ 1, got `0`/);
-    assert.throws(() => new WorkerPool(TASKS, { graceMs: Number.NaN }), /WorkerPool: graceMs must be a number ≥ 0, got `NaN`/);
+    assert.throws(() => new WorkerPool(TASKS, { graceMs: Number.NaN }), /WorkerPool: graceMs must be a number in \[0, 2147483647\], got `NaN`/);
+    // A grace longer than a timer can hold (2^31 - 1 ms) would fire after 1 ms and terminate at once: refused.
+    assert.throws(() => new WorkerPool(TASKS, { graceMs: 2 ** 31 }), /WorkerPool: graceMs must be a number in \[0, 2147483647\], got `2147483648`/);
     const p = pool(1, 1000);
     assert.throws(() => p.run(undefined as never, { op: "threadId" }), /WorkerPool.run: ctx must be a Context, got `undefined`/);
     assert.throws(() => p.run(background(), { op: "threadId" }, { transfer: 3 as never }), /options.transfer must be an array/);
