@@ -12,16 +12,19 @@
 // IPC before and after each run.
 //
 // What makes the figures repeatable on a shared 2-CPU machine (each step fixed a seen cause of spread):
-// - A new server process for every run (1 s warm-up, then the measured 1 s), and only that one alive: a
-//   long-lived process keeps the speed it settled into (fast or ~25% slower per request, same code, with and
-//   without lifeline), which made a whole run a draw; and 33 idle servers alive at once slowed the measured one.
-// - Pinning (taskset, when there are 2 CPUs or more): the server on the last CPU, wrk on the first, never one.
+// - A new server process for every run (2 s warm-up, then the measured 1 s), and only that one alive: a
+//   long-lived process keeps the speed it settled into (about one in six is ~25% slower per request for its
+//   whole life, same code, with and without lifeline), which made a whole run a draw; and 33 idle servers
+//   alive at once slowed the measured one. New processes make that a per-round draw, which the median absorbs.
+// - Pinning (taskset, when there are 2 CPUs or more): the server on the last CPU, wrk on the first, never one;
+//   as root both run at nice -20, so that other processes (builds, tests) get CPU only when ours leave it idle.
 // - Other processes' CPU during a run is measured (/proc/stat's busy ticks minus the server's, wrk's and this
-//   process's own): on this machine other load (builds, tests) on wrk's CPU starves the server of requests and
-//   raised its CPU per request by up to 2x. A run where others took more than 10% of a CPU is run again in the
-//   same process, up to 8 tries, the same rule for every variant (the try with the least other load is kept);
-//   stderr says how many runs were repeated and the others' share in the runs kept.
-//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1]
+//   process's own): other load on wrk's CPU starves the server of requests and raised its CPU per request by
+//   up to 2x. A run where others took more than 10% of a CPU is run again in the same process, up to 8 tries,
+//   the same rule for every variant (the try with the least other load is kept); stderr says how many runs
+//   were repeated and the others' share in the runs kept.
+//
+//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1] [--warmup=2]
 //                                   [--compare=mw,hook] [--no-disconnects]
 //
 // --compare adds a framework's own cost for comparison: an empty middleware (Express, Hono: mw) or an empty
@@ -78,7 +81,7 @@ const COMPARE = {
 const ROUNDS = 9;
 const RUN_S = 1;
 /** Warm-up of each new server process before its measured run (JIT, pools). */
-const WARM_S = 1;
+const WARM_S = 2;
 /** A run counts when other processes used at most OTHER_MAX of one CPU during it; else it runs again, TRIES in all. */
 const OTHER_MAX = 0.1;
 const TRIES = 8;
@@ -120,19 +123,28 @@ function wrkPath() {
 /**
  * CPU pinning: with two CPUs or more (and taskset), each server runs on the last CPU and wrk on the first, so
  * that the two never share one: unpinned, the scheduler may put them on the same CPU for a while, and a run
- * measures that placement. Undefined when it cannot pin (one CPU, or no taskset).
+ * measures that placement. As root, both also run at nice -20: other processes on the machine (builds, tests)
+ * then get CPU only when the server or wrk leave it idle, instead of an even share of it. Undefined when it
+ * cannot pin (one CPU, or no taskset).
  */
 const PIN = (() => {
   const cpus = availableParallelism();
   if (cpus < 2 || spawnSync("sh", ["-c", "command -v taskset"]).status !== 0) return undefined;
-  return { server: String(cpus - 1), wrk: "0" };
+  return { server: String(cpus - 1), wrk: "0", nice: process.getuid?.() === 0 ? ["nice", "-n", "-20"] : [] };
 })();
+
+/** pinned returns [command, args] that runs `args` on CPU `cpu` (see PIN), or as it is when PIN is undefined. */
+function pinned(cpu, file, args) {
+  if (PIN === undefined) return [file, args];
+  const [first, ...rest] = [...PIN.nice, "taskset", "-c", cpu, file, ...args];
+  return [first, rest];
+}
 
 /** startServer starts bench/http-server.mjs (pinned, see PIN) and resolves with its port and an ask(cmd) over IPC. */
 async function startServer(framework, variant) {
   const args = [here("http-server.mjs"), framework, variant];
   const stdio = ["ignore", "inherit", "inherit", "ipc"];
-  const child = PIN === undefined ? spawn(process.execPath, args, { stdio }) : spawn("taskset", ["-c", PIN.server, process.execPath, ...args], { stdio });
+  const child = spawn(...pinned(PIN?.server, process.execPath, args), { stdio });
   let waiting;
   child.on("message", (m) => waiting?.(m));
   const exited = new Promise((resolve) => child.on("exit", resolve));
@@ -159,7 +171,7 @@ async function startServer(framework, variant) {
 /** load runs wrk against url for `seconds`; returns requests/s, requests answered, and non-2xx/errors. */
 function load(wrk, url, seconds) {
   const args = ["-t1", "-c32", `-d${seconds}s`, url];
-  const out = PIN === undefined ? execFileSync(wrk, args, { encoding: "utf8" }) : execFileSync("taskset", ["-c", PIN.wrk, wrk, ...args], { encoding: "utf8" });
+  const out = execFileSync(...pinned(PIN?.wrk, wrk, args), { encoding: "utf8" });
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
@@ -357,8 +369,8 @@ export const httpNotes = [
   "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
   "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
   "  by scripts/install-wrk.sh): it spends about half the server's CPU per request, so the server is the bottleneck.",
-  "  Each run is a new server process alone (1 s warm-up, then 1 s measured), pinned to the last CPU and wrk to the",
-  "  first; a run during which other processes took more than 10% of a CPU (/proc/stat) is repeated (up to 8 tries).",
+  "  Each run is a new server process alone (2 s warm-up, then 1 s measured), pinned to the last CPU and wrk to the",
+  "  first, both at nice -20; a run during which other processes took more than 10% of a CPU is repeated (8 tries).",
   "  Runs interleaved (each variant right after or right before the bare one, the order alternating each round),",
   "  9 rounds; the % is the median of the per-round ratios (two runs side by side), not a ratio of medians. Each",
   "  framework is measured with its middleware/plugin and with its front door (the ctx made on Node's req/res",
