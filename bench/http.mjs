@@ -12,10 +12,12 @@
 // IPC before and after each run.
 //
 // What makes the figures repeatable on a shared 2-CPU machine (each step fixed a seen cause of spread):
-// - A new server process for every run (2 s warm-up, then the measured 1 s), and only that one alive: a
-//   long-lived process keeps the speed it settled into (about one in six is ~25% slower per request for its
-//   whole life, same code, with and without lifeline), which made a whole run a draw; and 33 idle servers
-//   alive at once slowed the measured one. New processes make that a per-round draw, which the median absorbs.
+// - New server processes every round, one per variant, and only the measured framework's alive: a long-lived
+//   process keeps the speed it settled into (about one in six is ~25% slower per request for its whole life,
+//   same code, with and without lifeline), which made a whole run a draw; and 33 idle servers alive at once
+//   slowed the measured one. New processes make that a per-round draw, which the median absorbs. Each is
+//   warmed (2 s), then all are measured back to back, 2 runs of 1 s each in alternating order, so that the
+//   runs a ratio compares are seconds apart (a fresh process per run put a warm-up between them).
 // - Pinning (taskset, when there are 2 CPUs or more): the server on the last CPU, wrk on the first, never one;
 //   as root both run at nice -20, so that other processes (builds, tests) get CPU only when ours leave it idle.
 // - Other processes' CPU during a run is measured (/proc/stat's busy ticks minus the server's, wrk's and this
@@ -24,8 +26,8 @@
 //   the same rule for every variant (the try with the least other load is kept); stderr says how many runs
 //   were repeated and the others' share in the runs kept.
 //
-//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1] [--warmup=2]
-//                                   [--compare=mw,hook] [--no-disconnects]
+//   node --expose-gc bench/http.mjs [--only=node,express,fastify,hono] [--rounds=9] [--seconds=1]
+//                                   [--warmup=2] [--slices=2] [--compare=mw,hook] [--no-disconnects]
 //
 // --compare adds a framework's own cost for comparison: an empty middleware (Express, Hono: mw) or an empty
 // onRequest hook (Fastify: hook), without lifeline.
@@ -82,6 +84,8 @@ const ROUNDS = 9;
 const RUN_S = 1;
 /** Warm-up of each new server process before its measured run (JIT, pools). */
 const WARM_S = 2;
+/** Measured runs per process and round, back to back with the other variants' (alternating order). */
+const SLICES = 2;
 /** A run counts when other processes used at most OTHER_MAX of one CPU during it; else it runs again, TRIES in all. */
 const OTHER_MAX = 0.1;
 const TRIES = 8;
@@ -183,7 +187,7 @@ function load(wrk, url, seconds) {
  * benchHttp runs section h and reports through `row` / `check` (bench/run.mjs's, or the standalone ones below).
  * Bounded: about 11 servers × ROUNDS × (start + WARM_S + RUN_S × tries) seconds, plus the disconnect measurement.
  */
-export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS, runSeconds = RUN_S, warmSeconds = WARM_S, compare = [], skipDisconnects = false }) {
+export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS, runSeconds = RUN_S, warmSeconds = WARM_S, slices = SLICES, compare = [], skipDisconnects = false }) {
   section("h. HTTP on loopback: requests/s with lifeline vs bare (wrk, one process per server), disconnect → ctx ended");
   const wrk = wrkPath();
   if (wrk === undefined) {
@@ -203,57 +207,70 @@ export async function benchHttp({ row, check, verdict, section, rounds = ROUNDS,
       }
       servers.push(s);
     }
+    let retried = 0;
+    const others = [];
+    // A run counts when no other process took CPU during it: measured on a shared 2-CPU machine, other load on
+    // wrk's CPU starves the server of requests (fewer per event-loop turn, more CPU per request) and other load
+    // on the server's CPU takes its time; either moved a run by up to half. So the ticks all CPUs were busy
+    // (/proc/stat) minus the server's, wrk's and this process's own are counted, and a run where others took
+    // more than OTHER_MAX of a CPU is run again (same process), TRIES times in all, the same rule for every
+    // variant; of a run that never got clean, the try with the least other load is kept. The count of
+    // repeated runs and the others' share are printed.
+    const measure = async (server) => {
+      let r, cpuUs, other;
+      for (let t = 0; t < TRIES; t++) {
+        const before = (await server.ask("cpu")).cpuUs;
+        const b0 = busyTicks();
+        const w0 = performance.now();
+        const x = load(wrk, server.url, runSeconds);
+        const wall = performance.now() - w0;
+        const b1 = busyTicks();
+        const used = (await server.ask("cpu")).cpuUs - before;
+        const o = b0 === undefined ? 0 : (b1.busy - b0.busy - b1.mine + b0.mine - used / 10_000) / ((wall / 1000) * b1.hz);
+        if (r === undefined || o < other) [r, cpuUs, other] = [x, used, o];
+        if (o <= OTHER_MAX) break;
+        retried++;
+      }
+      others.push(other);
+      return { r, cpuUs };
+    };
     const t0 = performance.now();
     const load0 = loadAverage();
     const got = servers.map((s) => Object.fromEntries(s.variants.map((v) => [v, []])));
-    let retried = 0;
-    const others = [];
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < servers.length; k++) {
         const { f } = servers[k];
         // Each variant runs right after the bare one or right before it (alternating), so that a round's
         // ratio compares runs under the same machine load.
         const order = round % 2 ? [...servers[k].variants].reverse() : servers[k].variants;
+        // New processes every round, one per variant, only this framework's alive: a process keeps the speed
+        // it settled into for its whole life (about one in six ~25% slower per request, same code), so one
+        // process per variant for the whole run made it a draw; and 33 idle servers alive at once slowed the
+        // measured one. All are warmed first, then measured back to back, SLICES runs each, so that the runs
+        // a ratio compares are seconds apart.
+        const procs = {};
         for (const v of order) {
-          // A new process for every run, alone: a process keeps the speed it settled into for its whole life
-          // (seen: ~25% CPU per request apart, same code), so one process per variant makes a whole run a
-          // draw between two such states; and idle servers left alive slowed the measured one.
-          const server = await startServer(f.key, v);
-          load(wrk, server.url, warmSeconds); // JIT, pools
-          // A run counts when no other process took CPU during it: measured on a shared 2-CPU machine, other
-          // load on wrk's CPU starves the server of requests (fewer per event-loop turn, more CPU per request)
-          // and other load on the server's CPU takes its time; either moved a run by up to half. So the ticks
-          // all CPUs were busy (/proc/stat) minus the server's, wrk's and this process's own are counted, and a
-          // run where others took more than OTHER_MAX of a CPU is run again (same process), TRIES times in all,
-          // the same rule for every variant; of a run that never got clean, the try with the least other load
-          // is kept. The count of repeated runs and the others' share are printed.
-          let r, cpuUs, other;
-          for (let t = 0; t < TRIES; t++) {
-            const before = (await server.ask("cpu")).cpuUs;
-            const b0 = busyTicks();
-            const w0 = performance.now();
-            const x = load(wrk, server.url, runSeconds);
-            const wall = performance.now() - w0;
-            const b1 = busyTicks();
-            const used = (await server.ask("cpu")).cpuUs - before;
-            const o = b0 === undefined ? 0 : (b1.busy - b0.busy - b1.mine + b0.mine - used / 10_000) / ((wall / 1000) * b1.hz);
-            if (r === undefined || o < other) [r, cpuUs, other] = [x, used, o];
-            if (o <= OTHER_MAX) break;
-            retried++;
+          procs[v] = await startServer(f.key, v);
+          load(wrk, procs[v].url, warmSeconds); // JIT, pools
+        }
+        for (let slice = 0; slice < slices; slice++) {
+          for (const v of slice % 2 ? [...order].reverse() : order) {
+            const { r, cpuUs } = await measure(procs[v]);
+            check(r.requests > 0 && r.bad === 0 && r.errors === undefined, `${f.name} ${v}: ${r.requests} requests, ${r.bad} non-2xx, errors ${r.errors}`);
+            got[k][v].push({ rps: r.rps, cpuUs: cpuUs / r.requests });
           }
-          others.push(other);
-          check(r.requests > 0 && r.bad === 0 && r.errors === undefined, `${f.name} ${v}: ${r.requests} requests, ${r.bad} non-2xx, errors ${r.errors}`);
+        }
+        for (const v of order) {
           if (v === "ours" || f.also?.some((a) => a.variant === v)) {
-            const stats = (await server.ask("stats")).stats;
+            const stats = (await procs[v].ask("stats")).stats;
             check(stats.completed > 0 && stats.completed === stats.requests - stats.inFlight && stats.failed === 0, `${f.name} ${v}: every request ctx ended with its response (${JSON.stringify(stats)})`);
           }
-          await server.stop();
-          got[k][v].push({ rps: r.rps, cpuUs: cpuUs / r.requests });
+          await procs[v].stop();
         }
       }
     }
     const load1 = loadAverage();
-    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds of ${runSeconds} s per server; load average ${load0} → ${load1}; ${retried} runs repeated for other load; other processes' CPU during the runs kept: median ${(median(others) * 100).toFixed(0)}%, max ${(Math.max(...others) * 100).toFixed(0)}% of a CPU)`);
+    console.error(`  (requests/s: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${rounds} rounds × ${slices} runs of ${runSeconds} s per server; load average ${load0} → ${load1}; ${retried} runs repeated for other load; other processes' CPU during the runs kept: median ${(median(others) * 100).toFixed(0)}%, max ${(Math.max(...others) * 100).toFixed(0)}% of a CPU)`);
     const fmtRps = (x) => `${(x / 1000).toFixed(1)}k req/s`;
     for (let k = 0; k < servers.length; k++) {
       const { f } = servers[k];
@@ -369,10 +386,10 @@ export const httpNotes = [
   "- h. Loopback only. Requests/s: each server (the app alone, and the same app with lifeline) runs in its own",
   "  process (bench/http-server.mjs); the load generator is wrk (one thread, 32 keep-alive connections; installed",
   "  by scripts/install-wrk.sh): it spends about half the server's CPU per request, so the server is the bottleneck.",
-  "  Each run is a new server process alone (2 s warm-up, then 1 s measured), pinned to the last CPU and wrk to the",
-  "  first, both at nice -20; a run during which other processes took more than 10% of a CPU is repeated (8 tries).",
-  "  Runs interleaved (each variant right after or right before the bare one, the order alternating each round),",
-  "  9 rounds; the % is the median of the per-round ratios (two runs side by side), not a ratio of medians. Each",
+  "  New server processes every round (2 s warm-up), pinned to the last CPU and wrk to the first, both at nice -20;",
+  "  a run during which other processes took more than 10% of a CPU is repeated (8 tries). Runs interleaved, 2 per",
+  "  process and round back to back (each variant right after or right before the bare one, the order alternating),",
+  "  9 rounds; the % is the median of the per-run ratios (two runs side by side), not a ratio of medians. Each",
   "  framework is measured with its middleware/plugin and with its front door (the ctx made on Node's req/res",
   "  before the framework sees it): Express requestListener, Fastify serverFactory (the plugin then adds no",
   "  hook), Hono fetchHandler.",
@@ -394,6 +411,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const rounds = Number(process.argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? ROUNDS);
   const runSeconds = Number(process.argv.find((a) => a.startsWith("--seconds="))?.slice(10) ?? RUN_S);
   const warmSeconds = Number(process.argv.find((a) => a.startsWith("--warmup="))?.slice(9) ?? WARM_S);
+  const slices = Number(process.argv.find((a) => a.startsWith("--slices="))?.slice(9) ?? SLICES);
   const compare = process.argv.find((a) => a.startsWith("--compare="))?.slice(10).split(",") ?? [];
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
   if (only !== undefined) FRAMEWORKS.splice(0, FRAMEWORKS.length, ...FRAMEWORKS.filter((f) => only.split(",").includes(f.key)));
@@ -402,6 +420,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     rounds,
     runSeconds,
     warmSeconds,
+    slices,
     compare,
     skipDisconnects: process.argv.includes("--no-disconnects"),
     row: (r) => {
