@@ -48,7 +48,7 @@ export interface JobStop {
 export interface WorkOptions extends WorkerOptions {
   /**
    * graceMs is how long running jobs may finish after the worker's root ctx ends (or `close()` is called)
-   * before their contexts are cancelled with a {@link WorkerShutdownError} (default 5000; 0 cancels at once).
+   * before their contexts are cancelled with a {@link WorkerShutdownError} (default 5000; 0 cancels at once; Infinity never does; a finite grace is at most 2^31 − 1 ms, the longest timer).
    */
   readonly graceMs?: number;
   /** values lists the context values restored from each job's header ({@link jobValue}). */
@@ -82,6 +82,8 @@ type Subscriber = {
 
 const DEFAULT_GRACE_MS = 5000;
 const RECENT_MAX = 10_000;
+// The longest delay a Node timer takes: a longer one fires after 1 ms (TimeoutOverflowWarning).
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * work starts a BullMQ Worker on `queueName` that runs `handler(ctx, job)` for every job, and returns that
@@ -122,7 +124,10 @@ export function work<D = unknown, R = unknown>(
   if (typeof handler !== "function") throw new TypeError(`work: handler must be a function, got ${describe(handler)}`);
   if (typeof options !== "object" || options === null) throw new TypeError(`work: options must be an object with a connection, got ${describe(options)}`);
   const { graceMs = DEFAULT_GRACE_MS, values, onStop, ...workerOptions } = options;
-  if (typeof graceMs !== "number" || !(graceMs >= 0)) throw new TypeError(`work: options.graceMs must be a number >= 0, got ${describe(graceMs)}`);
+  // Infinity waits for ever (no timer); a finite grace is a timer, which Node fires after 1 ms past 2^31 - 1 ms.
+  if (typeof graceMs !== "number" || !(graceMs >= 0) || (graceMs > MAX_TIMER_MS && graceMs !== Infinity)) {
+    throw new TypeError(`work: options.graceMs must be a number >= 0, at most ${MAX_TIMER_MS} or Infinity, got ${describe(graceMs)}`);
+  }
   if (onStop !== undefined && typeof onStop !== "function") throw new TypeError(`work: options.onStop must be a function, got ${describe(onStop)}`);
   const carried = checkValues("work", values);
   const holder: { worker?: JobWorker<D, R> } = {};
@@ -315,7 +320,8 @@ class JobWorker<D, R> extends Worker<D, R> {
     if (at >= this.#leaseWakeAt) return;
     if (this.#leaseWake !== undefined) clearTimeout(this.#leaseWake);
     this.#leaseWakeAt = at;
-    this.#leaseWake = setTimeout(() => this.#onLeaseWake(), Math.max(1, at - Date.now()));
+    // Capped: a lease further away than a timer can wait (a lockDuration of ~25 days) is looked at again then.
+    this.#leaseWake = setTimeout(() => this.#onLeaseWake(), Math.min(MAX_TIMER_MS, Math.max(1, at - Date.now())));
     this.#leaseWake.unref();
   }
 

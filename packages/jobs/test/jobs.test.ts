@@ -733,7 +733,9 @@ describe("bad input", () => {
     assert.throws(() => work(background(), "", noop, { connection }), /work: queueName must be a non-empty string, got `""`/);
     // @ts-expect-error not a function
     assert.throws(() => work(background(), "q", "nope", { connection }), /work: handler must be a function/);
-    assert.throws(() => work(background(), "q", noop, { connection, graceMs: -1 }), /work: options.graceMs must be a number >= 0, got `-1`/);
+    assert.throws(() => work(background(), "q", noop, { connection, graceMs: -1 }), /work: options.graceMs must be a number >= 0, .*got `-1`/);
+    // A timer of more than 2^31 - 1 ms fires after 1 ms: such a grace would cancel running jobs at once.
+    assert.throws(() => work(background(), "q", noop, { connection, graceMs: 2 ** 31 }), /work: options.graceMs must be .* at most 2147483647 or Infinity, got `2147483648`/);
     // @ts-expect-error not JobValues
     assert.throws(() => work(background(), "q", noop, { connection, values: [1] }), /work: options.values must hold jobValue\(\) results, got `1`/);
   });
