@@ -10,6 +10,7 @@ import {
   fromWire,
   KIND_CANCELED,
   KIND_DEADLINE,
+  MAX_TIMER_MS,
   seqAfter,
   toWire,
   type DoneMessage,
@@ -94,8 +95,6 @@ interface Thread {
 
 let lastSeq = 0;
 
-// The longest delay a timer takes: a longer one fires after 1 ms (TimeoutOverflowWarning).
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function checkNumber(fn: string, name: string, v: unknown, min: number, max = Infinity): void {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max || (name === "size" && !Number.isInteger(v))) {

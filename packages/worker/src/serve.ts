@@ -15,6 +15,7 @@ import {
   fromWire,
   KIND_CANCELED,
   KIND_DEADLINE,
+  MAX_TIMER_MS,
   toWire,
   type DoneMessage,
   type EndMessage,
@@ -204,8 +205,6 @@ function reasonFor(kind: unknown, wired: unknown): unknown {
   return wired instanceof Error && wired.name === "TimeoutError" ? new Error("context canceled", { cause: wired }) : wired;
 }
 
-/** MAX_TIMER_MS is the longest setTimeout delay; a deadline further away is left to the caller's end message. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function start<I, O>(
   port: MessagePort,
@@ -225,6 +224,7 @@ function start<I, O>(
   if (deadline !== undefined) {
     const ms = deadline - Date.now();
     if (ms <= 0) end.abort(DeadlineExceeded);
+    // A deadline further away than a timer can wait is left to the caller's end message.
     else if (ms <= MAX_TIMER_MS) timer = setTimeout(() => end.abort(DeadlineExceeded), ms);
   }
   // The task runs under base (a context of the core's: go() need not check it), and fn gets the mirror of

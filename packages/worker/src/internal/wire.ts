@@ -8,6 +8,9 @@ export const FLAG_SEQ = 0;
 export const FLAG_KIND = 1;
 export const FLAG_SLOTS = 2;
 
+/** MAX_TIMER_MS is the longest delay a timer takes: Node fires a longer one after 1 ms (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * seqAfter returns the number of the task after task `seq`: 1 after 2^31 − 1. A seq is stored in the flag's
  * Int32Array slot and compared there with the task's own, so it must stay in int32's positive range (2^31 would
