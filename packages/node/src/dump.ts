@@ -65,7 +65,8 @@ function entry(t: Task<unknown>, now: number): TaskDumpEntry {
     name: t.name,
     state: t.state,
     blockedOn: t.blockedOn ?? null,
-    forMs: now - t.since,
+    // Reading since stamps a state not stamped yet with a clock read after `now`: that state began at the dump, not later.
+    forMs: Math.max(0, now - t.since),
     context: String(t.ctx),
     contextId: contextId(t.parent),
     deadlineInMs: err === undefined && Number.isFinite(left) ? left : null,
